@@ -1,0 +1,82 @@
+// The engine's lock-free shared state: every variable that one CPU writes while another may read it
+// without klp_mutex (the ftrace handler, klp_update_patch_state(), the scheduler hook). Everything else
+// the engine keeps is written only under klp_mutex and lives in ordinary fields.
+//
+// Keeping these variables in one flat array behind this interface is what lets a host interpose a weak
+// memory model (per-CPU store buffers) and lets a model checker copy and hash the whole shared state.
+
+/** Which kind of variable an address holds; addr = index * KINDS + kind. */
+export const enum Var {
+  /** klp_target_state (index 0 only). */
+  Target = 0,
+  /** task->patch_state, by task id. */
+  PatchState = 1,
+  /** TIF_PATCH_PENDING, by task id. */
+  Pending = 2,
+  /** func->transition, by func id. */
+  Transition = 3,
+  /** Head of klp_ops->func_stack (func id + 1, 0 = empty), by ops id. */
+  StackHead = 4,
+  /** func->stack_node.next (func id + 1, 0 = end of list), by func id. */
+  StackNext = 5,
+}
+export const KINDS = 8;
+
+export function addr(kind: Var, index: number): number {
+  return index * KINDS + kind;
+}
+
+/**
+ * Memory as seen from one CPU. Barriers are explicit calls so that a relaxed implementation can order
+ * its store buffer; the sequentially consistent one treats them as no-ops.
+ */
+export interface Memory {
+  load(cpu: number, a: number): number;
+  store(cpu: number, a: number, v: number): void;
+  /** test_and_clear_bit(): atomic, fully ordered (implies smp_mb on both sides). Returns the old value. */
+  testAndClear(cpu: number, a: number): number;
+  /** smp_wmb(): stores before it become visible before stores after it. */
+  wmb(cpu: number): void;
+  /** smp_rmb(): loads before it are satisfied before loads after it. */
+  rmb(cpu: number): void;
+  /** A full barrier, as every CPU passing through schedule() in klp_synchronize_transition() implies. */
+  mb(cpu: number): void;
+  /** Copy of the globally visible contents, for hashing and for golden-state tests. */
+  snapshot(): Int32Array;
+}
+
+/** Sequentially consistent memory: a growable Int32Array. The runtime and the default simulator use it. */
+export class ScMemory implements Memory {
+  private cells = new Int32Array(64);
+
+  load(_cpu: number, a: number): number {
+    return a < this.cells.length ? this.cells[a] : 0;
+  }
+
+  store(_cpu: number, a: number, v: number): void {
+    if (a >= this.cells.length) this.grow(a);
+    this.cells[a] = v;
+  }
+
+  testAndClear(cpu: number, a: number): number {
+    const old = this.load(cpu, a);
+    if (old !== 0) this.store(cpu, a, 0);
+    return old;
+  }
+
+  wmb(): void {}
+  rmb(): void {}
+  mb(): void {}
+
+  snapshot(): Int32Array {
+    return this.cells.slice();
+  }
+
+  private grow(a: number): void {
+    let n = this.cells.length;
+    while (n <= a) n *= 2;
+    const next = new Int32Array(n);
+    next.set(this.cells);
+    this.cells = next;
+  }
+}
