@@ -38,7 +38,8 @@ export function buildPatch(k: Klp, desc: PatchDesc): KlpPatch {
     if (typeof name !== 'string' || name === '') bad(`patch '${desc.name}': an object name must be a non-empty string`);
     if (objNames.has(name)) bad(`patch '${desc.name}': object '${name}' is listed twice; merge its funcs into one entry`, 'LP_ERR_DUPLICATE_OBJECT');
     objNames.add(name);
-    if (!Array.isArray(od.funcs) || od.funcs.length === 0) bad(`patch '${desc.name}': object '${name}' has no funcs`);
+    // An object may have no funcs (only callbacks), but it must say so with an empty list.
+    if (!Array.isArray(od.funcs)) bad(`patch '${desc.name}': object '${name}' needs a funcs list (empty for callbacks only)`);
     const obj = new KlpObject(patch, name, od.callbacks ?? {}, false);
     const seen = new Set<string>();
     for (const fd of od.funcs) {
@@ -124,9 +125,7 @@ function addNops(k: Klp, patch: KlpPatch): void {
 
 /** Undo what the first step of enablePatch() did, so a refused patch leaves no trace. */
 function discardPatch(k: Klp, patch: KlpPatch): void {
-  const i = k.patches.indexOf(patch);
-  if (i >= 0) k.patches.splice(i, 1);
-  k.detached.delete(patch.id);
+  freePatch(k, patch);
   for (const obj of patch.objs) freeObjectLoaded(obj);
 }
 
@@ -180,6 +179,7 @@ export function enablePatch(k: Klp, p: Proc, f: Frame): St {
         }
       }
       k.patches.push(patch);
+      k.moduleHeld.add(patch.name);
       k.log(`enabling patch '${patch.name}'`);
       f.pc = 1;
       return St.Next;
@@ -241,9 +241,11 @@ export function enablePatch(k: Klp, p: Proc, f: Frame): St {
 
 /** __klp_disable_patch(patch = a): start the unpatching transition. Called with klp_mutex held. */
 export function disablePatch(k: Klp, p: Proc, f: Frame): St {
-  const patch = k.patchById(f.a);
+  // The patch may be freed by the time this returns (the transition can complete at once).
+  const patch = f.pc < 4 ? k.patchById(f.a) : null;
   switch (f.pc) {
     case 0:
+      if (!patch) break;
       if (!patch.enabled) {
         k.warn(`disablePatch: '${patch.name}' not enabled`);
         return ret(p, EINVAL);
@@ -255,7 +257,7 @@ export function disablePatch(k: Klp, p: Proc, f: Frame): St {
       f.pc = 1;
       return call(p, Fn.InitTransition, patch.id, TRANSITION_UNPATCHED);
     case 1:
-      for (const obj of patch.objs) if (obj.patched) preUnpatchCallback(k, obj);
+      for (const obj of patch!.objs) if (obj.patched) preUnpatchCallback(k, obj);
       // Orders the func->transition writes of initTransition() before the pending-flag writes of
       // startTransition(); pairs with the read barrier implied by updatePatchState()'s test_and_clear,
       // which orders a task's flag read before its handler's later func->transition read.
@@ -266,7 +268,7 @@ export function disablePatch(k: Klp, p: Proc, f: Frame): St {
       f.pc = 3;
       return call(p, Fn.StartTransition);
     case 3:
-      patch.enabled = false;
+      patch!.enabled = false;
       f.pc = 4;
       return call(p, Fn.TryCompleteTransition);
     case 4:
@@ -482,6 +484,8 @@ export function freePatch(k: Klp, patch: KlpPatch): void {
   const i = k.patches.indexOf(patch);
   if (i >= 0) k.patches.splice(i, 1);
   k.detached.delete(patch.id);
+  // klp_free_patch_finish(): module_put() unless forced.
+  if (!patch.forced) k.moduleHeld.delete(patch.name);
 }
 
 /** klp_free_replaced_patches_async(): every patch before the replace patch goes. */

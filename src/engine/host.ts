@@ -2,7 +2,8 @@
 // (src/sim) and the Node.js runtime (src/runtime). Task and CPU identities are small integers the host
 // chooses; a task id indexes the task's lock-free variables in Memory.
 
-export type LogLevel = 'notice' | 'debug' | 'warn' | 'err';
+/** 'trace' is klp_try_switch_task()'s per-task chatter, which the kernel's selftests switch off. */
+export type LogLevel = 'notice' | 'debug' | 'trace' | 'warn' | 'err';
 
 /** The kernel locks the transition code takes that belong to the host, not to livepatch. */
 export type HostLock = 'tasklist' | 'cpus';

@@ -33,6 +33,11 @@ export class Klp {
   /** klp_ops: one per original function, by ops id; the value is the original's code id. */
   readonly opsOldFunc: number[] = [];
   private readonly opsByOldFunc = new Map<number, number>();
+  /**
+   * Patch modules livepatch holds a reference to (try_module_get at enable): released when the patch
+   * is freed, unless a transition of it was forced, in which case the module can never be unloaded.
+   */
+  readonly moduleHeld = new Set<string>();
   /** Modules whose load livepatch has seen (mod->klp_alive): their objects are "loaded". */
   readonly liveModules = new Set<string>();
   /** Barriers and synchronizes left out (mutations the model checker uses to show each is needed). */

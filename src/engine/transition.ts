@@ -34,6 +34,8 @@ function transitionName(k: Klp): string {
  */
 function taskAt(k: Klp, f: Frame, idle: boolean): number {
   if (!idle) return f.i < k.host.taskCount() ? k.host.taskAt(f.i) : -1;
+  // v3 walked the idle tasks of online CPUs only (the seed's hotplug point).
+  if (k.variant === 'v3') while (f.i < k.host.possibleCpus() && !k.host.cpuOnline(f.i)) f.i++;
   return f.i < k.host.possibleCpus() ? k.host.idleTask(f.i) : -1;
 }
 
@@ -123,7 +125,6 @@ export function startTransition(k: Klp, p: Proc, f: Frame): St {
       if (task < 0) return idle ? ((f.pc = 5), St.Local) : unlockTasklist(k, p, f, 3);
       if (k.variant === 'v3') {
         f.i++;
-        if (idle && !k.host.cpuOnline(f.i - 1)) return St.Local;
         k.mem.store(p.cpu, pendAddr(task), 1);
         return St.Next;
       }
@@ -223,17 +224,17 @@ export function trySwitchTask(k: Klp, p: Proc, f: Frame): St {
       return St.Next;
     case 1: {
       if (k.host.taskRunningElsewhere(task, p.task)) {
-        k.debug(`${task} is running`);
+        k.host.log('trace', `livepatch: ${task} is running`);
         return ret(p, 0, St.Next);
       }
       const stack = k.host.stackOf(task);
       if (stack === null) {
-        k.debug(`${task} has an unreliable stack`);
+        k.host.log('trace', `livepatch: ${task} has an unreliable stack`);
         return ret(p, 0, St.Next);
       }
       const oldName = checkStack(k, p, stack);
       if (oldName !== null) {
-        k.debug(`${task} is sleeping on function ${oldName}`);
+        k.host.log('trace', `livepatch: ${task} is sleeping on function ${oldName}`);
         return ret(p, 0, St.Next);
       }
       k.mem.store(p.cpu, pendAddr(task), 0);

@@ -1,0 +1,7 @@
+// Every scenario `livepatch sim list` shows.
+
+import { ScenarioRegistry } from '../scenario.js';
+import { selftests } from './selftests.js';
+
+export const scenarios = new ScenarioRegistry();
+for (const s of selftests) scenarios.add(s);
