@@ -178,6 +178,7 @@ export function enablePatch(k: Klp, p: Proc, f: Frame): St {
           return fail(k, p, err);
         }
       }
+      k.registerFuncs(patch);
       k.patches.push(patch);
       k.moduleHeld.add(patch.name);
       k.log(`enabling patch '${patch.name}'`);
@@ -473,6 +474,7 @@ export function discardNops(k: Klp, p: Proc, f: Frame): St {
   if (f.i < patch.objs.length) {
     return call(p, Fn.UnpatchObject, patch.id, f.i++ | NOPS_ONLY);
   }
+  k.releaseFuncs(patch.allFuncs().filter((func) => func.nop));
   for (const obj of patch.objs) obj.funcs = obj.funcs.filter((func) => !func.nop);
   patch.objs.splice(0, patch.objs.length, ...patch.objs.filter((obj) => !obj.dynamic));
   patch.funcsChanged();
@@ -486,6 +488,7 @@ export function freePatch(k: Klp, patch: KlpPatch): void {
   k.detached.delete(patch.id);
   // klp_free_patch_finish(): module_put() unless forced.
   if (!patch.forced) k.moduleHeld.delete(patch.name);
+  k.releaseFuncs(patch.allFuncs());
 }
 
 /** klp_free_replaced_patches_async(): every patch before the replace patch goes. */

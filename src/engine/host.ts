@@ -19,6 +19,8 @@ export interface Host {
   cpuOnline(cpu: number): boolean;
   /** task_curr(task) && task != current: the task runs on a CPU right now and is not the caller. */
   taskRunningElsewhere(task: number, current: number): boolean;
+  /** comm:pid as the kernel's per-task messages print it. */
+  taskName(task: number): string;
   /** PF_KTHREAD. */
   isKthread(task: number): boolean;
   /**

@@ -28,8 +28,10 @@ export class Klp {
   schedHook = false;
   /** Owner of klp_mutex, or null. */
   mutexOwner: Proc | null = null;
-  /** Every func ever created, by id (ids index Memory). */
+  /** Funcs of accepted patches, by id (ids index Memory). */
   readonly funcs: KlpFunc[] = [];
+  /** Ids of freed funcs, reused by the next accepted patch. */
+  private readonly freeFuncIds: number[] = [];
   /** klp_ops: one per original function, by ops id; the value is the original's code id. */
   readonly opsOldFunc: number[] = [];
   private readonly opsByOldFunc = new Map<number, number>();
@@ -67,9 +69,28 @@ export class Klp {
   }
 
   newFunc(obj: KlpObject, oldName: string, oldSympos: number, newFunc: number, nop: boolean): KlpFunc {
-    const func = new KlpFunc(this.funcs.length, obj, oldName, oldSympos, newFunc, nop);
-    this.funcs.push(func);
-    return func;
+    return new KlpFunc(obj, oldName, oldSympos, newFunc, nop);
+  }
+
+  /** Give an accepted patch's funcs their ids (and Memory cells). */
+  registerFuncs(patch: KlpPatch): void {
+    for (const func of patch.allFuncs()) {
+      if (func.id >= 0) continue;
+      func.id = this.freeFuncIds.pop() ?? this.funcs.length;
+      this.funcs[func.id] = func;
+    }
+  }
+
+  /**
+   * Recycle the ids of funcs no longer on any func stack. Callers guarantee a synchronize has passed
+   * since they were unlinked (completeTransition), so no handler still holds one.
+   */
+  releaseFuncs(funcs: Iterable<KlpFunc>): void {
+    for (const func of funcs) {
+      if (func.id < 0 || func.patched) continue;
+      this.freeFuncIds.push(func.id);
+      func.id = -1;
+    }
   }
 
   /** klp_find_ops(), creating the ops on first use (ops are never freed: an empty stack means unhooked). */

@@ -78,9 +78,13 @@ export class KlpFunc {
   /** (p) in the func state machine of livepatch.h: on its funcStack. Written under klp_mutex only. */
   patched = false;
 
+  /**
+   * Engine-wide id, the index of this func's lock-free variables in Memory; -1 until the patch is
+   * accepted (a refused patch leaves no trace), recycled once the patch is freed.
+   */
+  id = -1;
+
   constructor(
-    /** Engine-wide id; the index of this func's lock-free variables in Memory. */
-    readonly id: number,
     readonly obj: KlpObject,
     readonly oldName: string,
     readonly oldSympos: number,

@@ -224,17 +224,17 @@ export function trySwitchTask(k: Klp, p: Proc, f: Frame): St {
       return St.Next;
     case 1: {
       if (k.host.taskRunningElsewhere(task, p.task)) {
-        k.host.log('trace', `livepatch: ${task} is running`);
+        k.host.log('trace', `livepatch: ${k.host.taskName(task)} is running`);
         return ret(p, 0, St.Next);
       }
       const stack = k.host.stackOf(task);
       if (stack === null) {
-        k.host.log('trace', `livepatch: ${task} has an unreliable stack`);
+        k.host.log('trace', `livepatch: ${k.host.taskName(task)} has an unreliable stack`);
         return ret(p, 0, St.Next);
       }
       const oldName = checkStack(k, p, stack);
       if (oldName !== null) {
-        k.host.log('trace', `livepatch: ${task} is sleeping on function ${oldName}`);
+        k.host.log('trace', `livepatch: ${k.host.taskName(task)} is sleeping on function ${oldName}`);
         return ret(p, 0, St.Next);
       }
       k.mem.store(p.cpu, pendAddr(task), 0);

@@ -42,7 +42,10 @@ export type Instr =
   | { op: 'do'; fn: (sim: SimKernel, t: SimTask) => void }
   /** Jump within the current body (when the predicate holds, or always). */
   | { op: 'jump'; to: number; when?: (sim: SimKernel, t: SimTask) => boolean }
-  /** Block (runnable but not progressing) until the predicate holds: the admin's polling loops. */
+  /**
+   * A user-space polling loop (the admin's waits): blocks until the predicate holds. Each poll sleeps
+   * and returns to user mode, so a flagged task passes the barrier while it waits.
+   */
   | { op: 'wait'; until: (sim: SimKernel, t: SimTask) => boolean; what: string }
   /** Run an engine verb in this task's context; `done` sees the finished proc. */
   | { op: 'engine'; make: (sim: SimKernel, t: SimTask) => Proc | null; done?: (sim: SimKernel, t: SimTask, p: Proc) => void }
@@ -259,12 +262,16 @@ export class SimKernel implements Host {
   taskRunningElsewhere(task: number, current: number): boolean {
     return task !== current && this.tasks[task].status === 'running';
   }
+  taskName(task: number): string {
+    return `${this.tasks[task].name}:${task}`;
+  }
   isKthread(task: number): boolean {
     return this.tasks[task].kind !== 'user';
   }
   stackOf(task: number): readonly number[] | null {
     const t = this.tasks[task];
-    if (t.vars.unreliableStack) return null;
+    // A task preempted in kernel mode has the interrupt's frame on its stack: not reliable (ORC).
+    if (t.vars.unreliableStack || (t.vars.preempted && this.inKernel(t))) return null;
     return t.frames.filter((f) => !this.codes[f.code].user).map((f) => f.code);
   }
   haveReliableStack(): boolean {
@@ -320,7 +327,7 @@ export class SimKernel implements Host {
   /** The run's transcript as the selftests filter dmesg (kernel/test lines, admin commands, warnings). */
   transcript(): string[] {
     return this.log_
-      .filter((l) => l.level !== 'trace' && /livepatch:|test_klp|^% |^insmod: |^WARNING: /.test(l.text))
+      .filter((l) => l.level !== 'trace' && /livepatch:|test_klp|^% |^insmod: |^rmmod: |^WARNING: /.test(l.text))
       .map((l) => l.text);
   }
 
@@ -390,10 +397,21 @@ export class SimKernel implements Host {
       for (let c = 0; c < this.cpus.length; c++) {
         const cur = this.cpus[c].current;
         if (cur >= 0 && this.tasks[cur].kind !== 'idle' && (this.tasks[cur].proc?.preemptOff ?? 0) === 0)
-          out.push({ label: `preempt${c}`, run: () => this.deschedule(this.tasks[cur], 'runnable') });
+          out.push({ label: `preempt${c}`, run: () => this.preempt(this.tasks[cur]) });
       }
     }
     return out;
+  }
+
+  /** Whether the task is in kernel code (a kernel function on its stack). */
+  private inKernel(t: SimTask): boolean {
+    return t.frames.some((f) => !this.codes[f.code].user);
+  }
+
+  /** A timer interrupt takes the CPU from the task: it stays runnable, with an interrupt frame on its stack. */
+  private preempt(t: SimTask): boolean {
+    t.vars.preempted = true;
+    return this.deschedule(t, 'runnable');
   }
 
   /** Put a runnable task on a free CPU and step it; if it cannot progress, undo the placement. */
@@ -404,8 +422,11 @@ export class SimKernel implements Host {
     this.cpus[cpu].current = t.id;
     t.status = 'running';
     t.cpu = cpu;
+    const preempted = t.vars.preempted;
+    delete t.vars.preempted;
     if (this.stepTask(t)) return true;
     this.deschedule(t, 'runnable');
+    if (preempted) t.vars.preempted = true;
     return false;
   }
 
@@ -528,9 +549,13 @@ export class SimKernel implements Host {
         f.pc = !instr.when || instr.when(this, t) ? instr.to : f.pc + 1;
         return true;
       case 'wait':
-        if (!instr.until(this, t)) return false;
-        f.pc++;
-        return true;
+        if (instr.until(this, t)) {
+          f.pc++;
+          return true;
+        }
+        if (this.inKernel(t)) throw new Error(`${t.name}: 'wait' is a user-space poll; in kernel code sleep on a condition`);
+        if (pending(this.klp, t.id)) return this.runProc(t, updatePatchStateProc(t.cpu, t.id), null);
+        return false;
       case 'engine': {
         f.pc++;
         const done = instr.done ?? null;

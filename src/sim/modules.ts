@@ -128,19 +128,19 @@ export const testKlpCallbacksBusy: ModuleDef = {
       kthread: true,
       program: [{ op: 'call', obj: 'test_klp_callbacks_busy', fn: 'busymod_work_func' }, { op: 'exit' }],
     },
-    { op: 'wait', until: (sim) => sim.modules.get('test_klp_callbacks_busy')!.params.entered === '1', what: 'busymod_work_func to start' },
+    { op: 'sleep', wake: 'cond', cond: (sim) => sim.modules.get('test_klp_callbacks_busy')!.params.entered === '1' },
     {
-      op: 'wait',
-      until: (sim) => {
+      op: 'sleep',
+      wake: 'cond',
+      cond: (sim) => {
         const p = sim.modules.get('test_klp_callbacks_busy')!.params;
         return bool(p.block_transition) || p.finished === '1';
       },
-      what: 'busymod_work_func to finish',
     },
   ],
   exit: [
     { op: 'do', fn: (sim) => (sim.modules.get('test_klp_callbacks_busy')!.params.block_transition = 'N') },
-    { op: 'wait', until: (sim) => sim.modules.get('test_klp_callbacks_busy')!.params.finished === '1', what: 'busymod_work_func to finish' },
+    { op: 'sleep', wake: 'cond', cond: (sim) => sim.modules.get('test_klp_callbacks_busy')!.params.finished === '1' },
     { op: 'print', text: 'test_klp_callbacks_busy: test_klp_callbacks_busy_exit' },
   ],
 };
