@@ -50,7 +50,7 @@ function simRun(argv: string[], io: Io): number {
       options: { seed: { type: 'string' }, variant: { type: 'string' }, verbose: { type: 'boolean' } },
     });
   } catch (e) {
-    usage((e as Error).message.split('\n')[0]);
+    usage((e as Error).message.split('\n')[0].replace(/\. To specify a positional.*/, ''));
   }
   const { values, positionals } = parsed;
   if (positionals.length !== 1) usage(`'sim run' takes one scenario name, got ${positionals.length}`);
