@@ -217,4 +217,32 @@ export const seedScenarios: Scenario[] = [
       ];
     },
   },
+  {
+    name: 'sim-unreliable-stack',
+    description: 'a task whose stack cannot be walked reliably blocks the transition until it returns to user mode',
+    cpus: 2,
+    setup: (sim) => {
+      demoVmlinux(sim);
+      sim.defineCode('vmlinux', 'unwind_me', [{ op: 'sleep', wake: 'cond', cond: released }]);
+      const odd = sim.spawn('odd', [
+        { op: 'do', fn: (_s, t) => (t.vars.unreliableStack = true) },
+        { op: 'call', obj: 'vmlinux', fn: 'unwind_me' },
+        { op: 'user' },
+      ]);
+      return [
+        admin(sim, [
+          { op: 'wait', until: () => odd.status === 'sleeping', what: 'the task to sleep' },
+          ...insmod(klpDemo),
+          waitTransition('klp_demo'),
+          { op: 'wait', until: (s) => s.klp.signalsCnt > 2, what: 'a few retries' },
+          check('the task with the unreliable stack holds the transition', (s) => s.klp.transitionPatch?.name === 'klp_demo'),
+          { op: 'do', fn: (s) => (s.vars.release = true) },
+          waitTransitionDone('klp_demo'),
+          check('it switched at its return to user mode', () => odd.status === 'dead' || odd.frames.length === 1),
+          ...disableLp('klp_demo'),
+          ...rmmod('klp_demo'),
+        ]),
+      ];
+    },
+  },
 ];
