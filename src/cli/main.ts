@@ -5,7 +5,7 @@ import { isLpError } from '../engine/index.js';
 import { simMain, type Io } from './sim.js';
 
 const HELP = `usage: livepatch <command>
-  sim list | run    the simulated SMP kernel: its scenarios (livepatch sim --help)`;
+  sim list | run | check | replay   the simulated SMP kernel and its model checker (livepatch sim --help)`;
 
 export function main(argv: string[], io: Io): number {
   try {

@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util';
 import { LpError, type Variant } from '../engine/index.js';
 import { runScenario } from '../sim/scenario.js';
 import { scenarios } from '../sim/scenarios/index.js';
+import { MODELS } from '../sim/check/models.js';
+import { DROPPABLE, simCheck, simReplay } from './check.js';
 
 const VARIANTS: readonly Variant[] = ['final', 'v4.12', 'v3'];
 
@@ -17,13 +19,23 @@ function usage(msg: string): never {
 }
 
 export const SIM_HELP = `usage:
-  livepatch sim list                      list the scenarios: name, then what it shows
-  livepatch sim run <scenario> [options]  run one scenario once and print its log
+  livepatch sim list                        list the scenarios: name, then what it shows
+  livepatch sim run <scenario> [options]    run one scenario once and print its log
+  livepatch sim check <scenario> [options]  explore every interleaving of the scenario's model
+  livepatch sim replay <token>              replay a counterexample step by step
 options for run:
   --seed N        scheduler seed (default 1): the same seed gives the same run
   --variant V     transition code: final (v6.16, default), v4.12, v3 (as posted in the seed)
   --verbose       also print the per-task lines (who blocks and where)
-exit status: 0 the run finished with no failed check and no WARN, 1 it did not, 2 usage error`;
+options for check:
+  --strategy S    dfs (exhaustive, default), bfs (shortest counterexample), random, pct
+  --variant V     final, v4.12, v3          --memory M   sc (default) or relaxed (store buffers)
+  --tasks N --cpus N --rounds N             the model's size; syscalls per task (0: unbounded)
+  --drop X        leave out a barrier or synchronize (repeatable): ${DROPPABLE.join(', ')}
+  --seed N        for random and pct        --max-states N   bound (states, or steps for random/pct)
+  --json          one JSON object           --no-symmetry --no-por   turn reductions off
+checkable scenarios: ${Object.keys(MODELS).join(', ')}
+exit status: 0 no violation (or the run passed), 1 a violation (or a failed run), 2 usage or input error`;
 
 export function simMain(argv: string[], io: Io): number {
   const [cmd, ...rest] = argv;
@@ -38,6 +50,8 @@ export function simMain(argv: string[], io: Io): number {
     return 0;
   }
   if (cmd === 'run') return simRun(rest, io);
+  if (cmd === 'check') return simCheck(rest, io);
+  if (cmd === 'replay') return simReplay(rest, io);
   usage(`unknown sim command '${cmd}'`);
 }
 

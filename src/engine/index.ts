@@ -9,7 +9,9 @@ import { LpError } from './errors.js';
 import { Fn } from './fn.js';
 import type { Klp } from './klp.js';
 import { Proc } from './machine.js';
-import type { PatchDesc } from './model.js';
+import type { KlpPatch, PatchDesc } from './model.js';
+
+export { buildPatch };
 
 export { Klp, type Variant, SIGNALS_TIMEOUT } from './klp.js';
 export { step, runToEnd, where } from './step.js';
@@ -31,7 +33,11 @@ function patchNamed(k: Klp, name: string) {
 
 /** klp_enable_patch(): a malformed description throws LpError here, before anything changes. */
 export function enablePatchProc(k: Klp, cpu: number, task: number, desc: PatchDesc): Proc {
-  const patch = buildPatch(k, desc);
+  return enableBuiltPatchProc(k, cpu, task, buildPatch(k, desc));
+}
+
+/** klp_enable_patch() of a patch already built with buildPatch() (a checker builds its patches once). */
+export function enableBuiltPatchProc(k: Klp, cpu: number, task: number, patch: KlpPatch): Proc {
   k.detached.set(patch.id, patch);
   return new Proc(cpu, task, Fn.EnablePatch, patch.id);
 }

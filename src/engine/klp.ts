@@ -31,7 +31,7 @@ export class Klp {
   /** Funcs of accepted patches, by id (ids index Memory). */
   readonly funcs: KlpFunc[] = [];
   /** Ids of freed funcs, reused by the next accepted patch. */
-  private readonly freeFuncIds: number[] = [];
+  readonly freeFuncIds: number[] = [];
   /** klp_ops: one per original function, by ops id; the value is the original's code id. */
   readonly opsOldFunc: number[] = [];
   private readonly opsByOldFunc = new Map<number, number>();

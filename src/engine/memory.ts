@@ -41,13 +41,19 @@ export interface Memory {
   rmb(cpu: number): void;
   /** A full barrier, as every CPU passing through schedule() in klp_synchronize_transition() implies. */
   mb(cpu: number): void;
-  /** Copy of the globally visible contents, for hashing and for golden-state tests. */
+  /** Copy of the globally visible contents, for golden-state tests. */
   snapshot(): Int32Array;
+  /** Append everything (visible contents and anything still in flight) to `out`, for a checker. */
+  capture(out: number[]): void;
+  /** Restore what capture() wrote at `at`; returns the offset after it. */
+  restore(data: ArrayLike<number>, at: number): number;
 }
 
 /** Sequentially consistent memory: a growable Int32Array. The runtime and the default simulator use it. */
 export class ScMemory implements Memory {
   private cells = new Int32Array(64);
+  /** One past the highest address ever stored: what capture() needs to copy. */
+  private used = 0;
 
   load(_cpu: number, a: number): number {
     return a < this.cells.length ? this.cells[a] : 0;
@@ -56,6 +62,7 @@ export class ScMemory implements Memory {
   store(_cpu: number, a: number, v: number): void {
     if (a >= this.cells.length) this.grow(a);
     this.cells[a] = v;
+    if (a >= this.used) this.used = a + 1;
   }
 
   testAndClear(cpu: number, a: number): number {
@@ -69,7 +76,21 @@ export class ScMemory implements Memory {
   mb(): void {}
 
   snapshot(): Int32Array {
-    return this.cells.slice();
+    return this.cells.slice(0, this.used);
+  }
+
+  capture(out: number[]): void {
+    out.push(this.used);
+    for (let a = 0; a < this.used; a++) out.push(this.cells[a]);
+  }
+
+  restore(data: ArrayLike<number>, at: number): number {
+    const n = data[at++];
+    if (n > this.cells.length) this.grow(n);
+    this.cells.fill(0);
+    for (let a = 0; a < n; a++) this.cells[a] = data[at++];
+    this.used = n;
+    return at;
   }
 
   private grow(a: number): void {

@@ -26,6 +26,12 @@ export function ftraceHandler(k: Klp, p: Proc, f: Frame): St {
       return St.Next;
     }
     case 1:
+      // A func no longer registered: it was freed while this handler could still see it (the
+      // synchronize after unlinking is what prevents that).
+      if (!k.funcs[f.b - 1]) {
+        k.warn(`ftraceHandler: func ${f.b - 1} used after it was freed`);
+        return finish(p, k.opsOldFunc[f.a]);
+      }
       if (!k.mem.load(p.cpu, addr(Var.Transition, f.b - 1))) {
         f.pc = 4;
         return St.Next;
@@ -52,6 +58,10 @@ export function ftraceHandler(k: Klp, p: Proc, f: Frame): St {
     }
     case 4: {
       const func = k.funcs[f.b - 1];
+      if (!func) {
+        k.warn(`ftraceHandler: func ${f.b - 1} used after it was freed`);
+        return finish(p, k.opsOldFunc[f.a]);
+      }
       // A nop (atomic replace) means "run the original code".
       return finish(p, func.nop ? k.opsOldFunc[f.a] : func.newFunc);
     }

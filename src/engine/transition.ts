@@ -239,6 +239,8 @@ export function trySwitchTask(k: Klp, p: Proc, f: Frame): St {
       }
       k.mem.store(p.cpu, pendAddr(task), 0);
       k.mem.store(p.cpu, psAddr(task), target(k, p));
+      // task_call_func() releases the task's locks: it sees these stores before it runs again.
+      k.mem.mb(p.cpu);
       return ret(p, 1, St.Next);
     }
   }
@@ -264,6 +266,8 @@ export function tryCompleteTransition(k: Klp, p: Proc, f: Frame): St {
     }
     case 2:
       if (!f.rv) f.b = 0;
+      // Consumed: a stale return value would make equal positions look different to a checker.
+      f.rv = 0;
       f.i++;
       f.pc = 1;
       return St.Local;
@@ -298,6 +302,7 @@ export function tryCompleteTransition(k: Klp, p: Proc, f: Frame): St {
         // Make the idle task go through its main loop, where it switches itself.
         k.host.wakeUpIfIdle(f.i);
       }
+      f.rv = 0;
       f.i++;
       f.pc = 4;
       return St.Local;

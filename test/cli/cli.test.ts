@@ -58,3 +58,50 @@ test('--help exits 0', () => {
   assert.equal(cli('--help').status, 0);
   assert.equal(cli('sim', '--help').status, 0);
 });
+
+test('sim check: a violation exits 1 with a numbered trace and a token that sim replay reproduces', () => {
+  const r = cli('sim', 'check', 'seed-reverse', '--variant', 'v3', '--strategy', 'bfs');
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stdout, /^VIOLATION I4: /m);
+  assert.match(r.stdout, /^ {3}1 {2}cpu0 {2}admin/m);
+  const token = /^replay: livepatch sim replay (lp1\.\S+)$/m.exec(r.stdout)?.[1];
+  assert.ok(token);
+  const trace = r.stdout.split('\n').filter((l) => /^ *\d+ {2}cpu\d/.test(l) || /^ {21}/.test(l));
+  const again = cli('sim', 'replay', token);
+  assert.equal(again.status, 1);
+  assert.deepEqual(again.stdout.split('\n').filter((l) => /^ *\d+ {2}cpu\d/.test(l) || /^ {21}/.test(l)), trace);
+  assert.match(again.stdout, /VIOLATION I4/);
+});
+
+test('sim check --json: one object; a clean model exits 0', () => {
+  const r = cli('sim', 'check', 'seed-hotplug', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const o = JSON.parse(r.stdout);
+  assert.equal(o.scenario, 'seed-hotplug');
+  assert.equal(o.variant, 'final');
+  assert.equal(o.strategy, 'dfs');
+  assert.equal(o.complete, true);
+  assert.equal(o.states, 10833);
+  assert.deepEqual(o.violations, []);
+  assert.equal(typeof o.elapsed_ms, 'number');
+});
+
+test('sim check / replay: bad input is one line with a stable code, exit 2', () => {
+  const cases: [string[], string][] = [
+    [['sim', 'check', 'nope'], 'LP_ERR_NO_SUCH_SCENARIO'],
+    [['sim', 'check', 'livepatch-basic-function-patching'], 'LP_ERR_NO_SUCH_SCENARIO'],
+    [['sim', 'check', 'seed-reverse', '--strategy', 'sideways'], 'LP_ERR_USAGE'],
+    [['sim', 'check', 'seed-reverse', '--tasks', '0'], 'LP_ERR_USAGE'],
+    [['sim', 'check', 'seed-reverse', '--memory', 'tso'], 'LP_ERR_USAGE'],
+    [['sim', 'check', 'seed-reverse', '--drop', 'wmb-everything'], 'LP_ERR_USAGE'],
+    [['sim', 'replay', 'not-a-token'], 'LP_ERR_USAGE'],
+    [['sim', 'replay'], 'LP_ERR_USAGE'],
+  ];
+  for (const [args, code] of cases) {
+    const r = cli(...args);
+    assert.equal(r.status, 2, args.join(' '));
+    const lines = r.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], new RegExp(`^livepatch: ${code}: `));
+  }
+});

@@ -1,0 +1,942 @@
+// The world the model checker explores: a small simulated SMP machine hosting the very engine the
+// runtime runs, with its whole state capturable as integers.
+//
+// Processes: the admin (enables the patch, then may reverse it, force it, take the hot-pluggable CPU
+// down or up, load a module: each at most as often as the configuration allows, at any moment the
+// checker picks), the kworker running klp_transition_work, the idle task of every possible CPU, and
+// identical user tasks. A user task loops: from user mode it makes a syscall into patched function f,
+// which calls patched function g (I1: both must run the same version), may sleep inside f, and returns
+// to user mode through the barrier; or it sleeps freezably outside patched code (the v6.16 scheduler
+// hook); the first task may fork once. Every engine step is one checker step.
+
+import {
+  buildPatch,
+  copyProcess,
+  enabledStoreProc,
+  enableBuiltPatchProc,
+  forceStoreProc,
+  handlerProc,
+  Klp,
+  moduleComingProc,
+  schedTrySwitchProc,
+  runToEnd,
+  St,
+  step,
+  transitionWorkProc,
+  updatePatchStateProc,
+  where,
+  type Host,
+  type HostLock,
+  type KlpPatch,
+  type LogLevel,
+  type Memory,
+  type ModuleState,
+  type Proc,
+  type Variant,
+} from '../../engine/index.js';
+import { addr, ScMemory, Var } from '../../engine/memory.js';
+import { captureKlp, captureProc, restoreKlp, restoreProc } from '../../engine/snapshot.js';
+import { Fn, FN_NAMES } from '../../engine/fn.js';
+import { RelaxedMemory } from '../memory.js';
+
+export type MemoryModel = 'sc' | 'relaxed';
+
+export interface WorldConfig {
+  /** User tasks at boot. */
+  tasks: number;
+  /** Possible CPUs, each with an idle task. */
+  cpus: number;
+  /** The last CPU can be taken down / brought up by the admin during the run. */
+  hotplug: 'none' | 'down' | 'up' | 'both';
+  /** How many times the admin may reverse the transition (echo to enabled while in transition). */
+  reverses: number;
+  /** The first task may fork once. */
+  fork: boolean;
+  /** The admin may force the transition once. */
+  force: boolean;
+  /** Tasks may sleep inside f (so a stack check can find them there). */
+  sleepInPatched: boolean;
+  /** Tasks may sleep freezably outside patched code (the scheduler hook switches them). */
+  freezableSleep: boolean;
+  /** The admin loads a module the patch has an object for, once, at a moment the checker picks. */
+  moduleLoad: boolean;
+  /**
+   * Lean tasks (the SPIN comparison's protocol): a task makes syscalls that touch no patched code and
+   * crosses the barrier on return, or enters f (the handler as one step) and sleeps there. No g, so no
+   * I1 check; every other invariant holds.
+   */
+  lean: boolean;
+  /** Syscalls each task makes before it stays in user mode for good (0: no limit). */
+  rounds: number;
+  /** The patch is enabled and its transition complete at boot (the admin starts from there). */
+  prepatched: boolean;
+  /** How many times the admin may disable the patch once it is fully applied. */
+  disables: number;
+  variant: Variant;
+  memory: MemoryModel;
+  drop: readonly string[];
+}
+
+// User task program locations.
+const U = 0; // user mode, blocked outside patched code
+const IN_F_HANDLER = 1;
+const IN_F = 2;
+const IN_G_HANDLER = 3;
+const RETURNING = 4;
+const SLEEP_FREEZABLE = 5;
+const SLEEP_IN_F = 6;
+const BARRIER = 7;
+const FORKING = 8;
+const UNBORN = 9;
+
+const PC_NAMES = ['user', 'handler(f)', 'in f', 'handler(g)', 'return', 'sleep(freezable)', 'sleep in f', 'barrier', 'fork', 'unborn'];
+
+/** A step the checker can take: which process, and which of its choices. */
+export interface Action {
+  /** Process index: 0 admin, 1 kworker, 2.. idle tasks, then user tasks; -1/-2 weak-memory steps. */
+  proc: number;
+  /** Process-specific choice: 0 = the next step of the verb it is in. */
+  choice: number;
+}
+
+// A user task's choices.
+const CH_MAIN = 1;
+const CH_SLEEP = 2;
+export const CH_FORK = 3;
+
+export interface Violation {
+  invariant: string;
+  detail: string;
+}
+
+/** One step as a trace prints it. */
+export interface StepRecord {
+  cpu: number;
+  actor: string;
+  what: string;
+  accesses: string[];
+}
+
+export const ADMIN = 0;
+export const WORKER = 1;
+const NONE = -1;
+export const GLOBAL = -2;
+
+/** Verbs whose steps touch task cells and read, but never write, what tasks read. */
+const TASK_VERBS: ReadonlySet<number> = new Set([
+  Fn.InitTransition,
+  Fn.StartTransition,
+  Fn.TrySwitchTask,
+  Fn.TryCompleteTransition,
+  Fn.CompleteTransition,
+  Fn.ReverseTransition,
+  Fn.UpdatePatchState,
+  Fn.SendSignals,
+  Fn.ForceTransition,
+]);
+
+/** Verb positions where a frame walks the task list (its loop index names a task position). */
+const TASK_LOOPS: Partial<Record<Fn, readonly number[]>> = {
+  [Fn.InitTransition]: [2],
+  [Fn.StartTransition]: [1, 2],
+  [Fn.TryCompleteTransition]: [1, 2],
+  [Fn.CompleteTransition]: [7],
+  [Fn.ReverseTransition]: [1],
+  [Fn.ForceTransition]: [1, 2],
+  [Fn.SendSignals]: [1],
+};
+
+export class World implements Host {
+  readonly klp: Klp;
+  readonly mem: Memory;
+  readonly patch: KlpPatch;
+  private readonly patches: KlpPatch[];
+  readonly maxTasks: number;
+  readonly code: { f: number; g: number; newF: number; newG: number; m: number; newM: number };
+  private readonly opsF: number;
+  private readonly opsG: number;
+
+  // ---- state (all captured) ----
+  /** Per user task: location, and the version of f it runs (code id) while in f. */
+  readonly pc: number[] = [];
+  readonly vf: number[] = [];
+  /** Per user task: syscalls left (when the configuration bounds them). */
+  readonly left: number[] = [];
+  /** Per process: the engine verb it is in. */
+  readonly procs: (Proc | null)[] = [];
+  readonly online: boolean[] = [];
+  private readers: Record<HostLock, number> = { tasklist: 0, cpus: 0 };
+  workQueued = false;
+  /** Admin: 0 before enable, 1 enabling, 2 free. Budgets left for the optional actions. */
+  adminPc = 0;
+  reversesLeft: number;
+  forceLeft: number;
+  downLeft: number;
+  upLeft: number;
+  moduleLeft: number;
+  forkLeft: number;
+  disablesLeft: number;
+  /** Tasks in the task list (user tasks that exist), in creation order. */
+  readonly taskList: number[] = [];
+  /** Tasks switched by force: their consistency is not guaranteed (force is unsafe by design). */
+  forcedTasks = 0;
+
+  // ---- per step ----
+  /**
+   * What the last step touched beyond its own process: NONE, one user task's fields (its index), or
+   * GLOBAL (anything a user task's step could read or write). Reading the globals only the admin and
+   * kworker write (the target, func transition flags, func stacks) does not count.
+   */
+  footprint = NONE;
+  violation: Violation | null = null;
+  private warned = 0;
+  trace: StepRecord[] | null = null;
+
+  constructor(readonly config: WorldConfig) {
+    this.maxTasks = config.tasks + (config.fork ? 1 : 0);
+    const ncells = (this.maxTasks + config.cpus + 2) * 8 + 64;
+    this.mem = config.memory === 'relaxed' ? new RelaxedMemory(config.cpus, ncells) : new ScMemory();
+    this.klp = new Klp(this, this.traced(this.mem), config.variant);
+    this.klp.drop = new Set(config.drop);
+    this.code = { f: 1, g: 2, newF: 11, newG: 12, m: 3, newM: 13 };
+    const objs = [
+      {
+        funcs: [
+          { oldName: 'f', newFunc: this.code.newF },
+          { oldName: 'g', newFunc: this.code.newG },
+        ],
+      },
+      ...(config.moduleLoad ? [{ name: 'mod', funcs: [{ oldName: 'm', newFunc: this.code.newM }] }] : []),
+    ];
+    this.patch = buildPatch(this.klp, { name: 'p', objs });
+    this.patches = [this.patch];
+    this.opsF = this.klp.opsFor(this.code.f);
+    this.opsG = this.klp.opsFor(this.code.g);
+    this.klp.opsFor(this.code.m);
+    for (let t = 0; t < this.maxTasks + config.cpus + 2; t++) this.klp.initTask(t);
+    for (let t = 0; t < this.maxTasks; t++) {
+      this.pc.push(t < config.tasks ? U : UNBORN);
+      this.vf.push(0);
+      this.left.push(config.rounds);
+      if (t < config.tasks) this.taskList.push(t);
+    }
+    for (let c = 0; c < config.cpus; c++) this.online.push(!(c === config.cpus - 1 && (config.hotplug === 'up' || config.hotplug === 'both') && config.cpus > 1));
+    for (let i = 0; i < 2 + config.cpus + this.maxTasks; i++) this.procs.push(null);
+    this.reversesLeft = config.reverses;
+    this.forceLeft = config.force ? 1 : 0;
+    this.downLeft = config.hotplug === 'down' || config.hotplug === 'both' ? 1 : 0;
+    this.upLeft = config.hotplug === 'up' || config.hotplug === 'both' ? 1 : 0;
+    this.moduleLeft = config.moduleLoad ? 1 : 0;
+    this.forkLeft = config.fork ? 1 : 0;
+    this.disablesLeft = config.disables;
+    // Memory is coherent at boot: nothing from the set-up is still in flight.
+    this.drain();
+    if (config.prepatched) this.bootPatched();
+  }
+
+  private drain(): void {
+    for (let c = 0; c < this.config.cpus; c++) this.mem.mb(c);
+    for (let c = 0; c < this.config.cpus; c++) this.mem.rmb(c);
+  }
+
+  /** Enable the patch straight through at boot and let every task switch. */
+  private bootPatched(): void {
+    const task = this.adminTask();
+    this.klp.detached.set(this.patch.id, this.patch);
+    runToEnd(this.klp, enableBuiltPatchProc(this.klp, 0, task, this.patch));
+    this.drain();
+    for (let c = 0; c < this.config.cpus; c++) runToEnd(this.klp, updatePatchStateProc(c, this.idleId(c)));
+    this.drain();
+    runToEnd(this.klp, transitionWorkProc(0, task + 1));
+    this.drain();
+    if (this.klp.transitionPatch) throw new Error('check model: the boot-time patch did not complete');
+    this.workQueued = false;
+    this.adminPc = 2;
+  }
+
+  // ---- identities ----
+
+  get nprocs(): number {
+    return this.procs.length;
+  }
+  idleId(cpu: number): number {
+    return this.maxTasks + cpu;
+  }
+  private adminTask(): number {
+    return this.maxTasks + this.config.cpus;
+  }
+  taskOfProc(i: number): number {
+    if (i === ADMIN) return this.adminTask();
+    if (i === WORKER) return this.adminTask() + 1;
+    if (i < 2 + this.config.cpus) return this.idleId(i - 2);
+    return i - 2 - this.config.cpus;
+  }
+  /** The CPU a process runs on: admin and kworker on CPU 0, idle tasks on theirs, user tasks spread over the CPUs that never go down. */
+  cpuOfProc(i: number): number {
+    if (i < 2) return 0;
+    if (i < 2 + this.config.cpus) return i - 2;
+    const stable = this.config.cpus - (this.config.hotplug === 'none' ? 0 : 1);
+    return stable > 1 ? 1 + ((i - 2 - this.config.cpus) % (stable - 1)) : 0;
+  }
+  procName(i: number): string {
+    if (i === ADMIN) return 'admin';
+    if (i === WORKER) return 'kworker';
+    if (i < 2 + this.config.cpus) return `idle${i - 2}`;
+    return `task${i - 2 - this.config.cpus}`;
+  }
+
+  // ---- Host ----
+
+  taskCount(): number {
+    return this.taskList.length;
+  }
+  taskAt(i: number): number {
+    return this.taskList[i];
+  }
+  possibleCpus(): number {
+    return this.config.cpus;
+  }
+  idleTask(cpu: number): number {
+    return this.idleId(cpu);
+  }
+  cpuOnline(cpu: number): boolean {
+    this.footprint = GLOBAL;
+    return this.online[cpu];
+  }
+  taskRunningElsewhere(task: number, current: number): boolean {
+    this.touch(task);
+    if (task === current) return false;
+    if (task >= this.maxTasks) return this.online[task - this.maxTasks]; // an online CPU runs its idle task
+    const pc = this.pc[task];
+    return pc !== U && pc !== SLEEP_FREEZABLE && pc !== SLEEP_IN_F && pc !== UNBORN;
+  }
+  taskName(task: number): string {
+    return task >= this.maxTasks ? `swapper/${task - this.maxTasks}:${task}` : `task${task}:${task}`;
+  }
+  isKthread(task: number): boolean {
+    return task >= this.maxTasks;
+  }
+  stackOf(task: number): readonly number[] | null {
+    this.touch(task);
+    if (task >= this.maxTasks) return [];
+    const pc = this.pc[task];
+    return pc === IN_F || pc === SLEEP_IN_F || pc === IN_G_HANDLER ? [this.vf[task]] : [];
+  }
+  haveReliableStack(): boolean {
+    return true;
+  }
+  tryReadLock(lock: HostLock): boolean {
+    this.footprint = GLOBAL;
+    if (this.readers[lock] < 0) return false;
+    this.readers[lock]++;
+    return true;
+  }
+  readUnlock(lock: HostLock): void {
+    this.footprint = GLOBAL;
+    this.readers[lock]--;
+  }
+  cpuCanSchedule(cpu: number): boolean {
+    this.footprint = GLOBAL;
+    for (let i = 0; i < this.nprocs; i++) if (this.cpuOfProc(i) === cpu && (this.procs[i]?.preemptOff ?? 0) > 0) return false;
+    return true;
+  }
+  scheduleRetry(): void {
+    this.footprint = GLOBAL;
+    this.workQueued = true;
+  }
+  signalTask(): void {
+    // Every sleeper can already be woken at any step: a fake signal adds no behaviour.
+  }
+  wakeUpIfIdle(): void {}
+  log(level: LogLevel, line: string): void {
+    if (this.trace && level !== 'trace') this.trace[this.trace.length - 1]?.accesses.push(`log: ${line}`);
+  }
+  lookupSymbol(obj: string, name: string): readonly number[] {
+    if (obj === 'vmlinux') return name === 'f' ? [this.code.f] : name === 'g' ? [this.code.g] : [];
+    if (obj === 'mod' && this.klp.liveModules.has('mod')) return name === 'm' ? [this.code.m] : [];
+    return [];
+  }
+  moduleState(obj: string): ModuleState | null {
+    return obj === 'mod' ? 'MODULE_STATE_COMING' : null;
+  }
+
+  // ---- actions ----
+
+  /** Every step that can be taken now (a blocked one is found out only by trying it). */
+  actions(): Action[] {
+    const out: Action[] = [];
+    const c = this.config;
+    // Admin.
+    if (this.procs[ADMIN]) out.push({ proc: ADMIN, choice: 0 });
+    else if (this.adminPc === 0) out.push({ proc: ADMIN, choice: 1 });
+    else if (this.adminPc === 2) {
+      const inTransition = this.klp.transitionPatch !== null;
+      if (inTransition && this.reversesLeft > 0) out.push({ proc: ADMIN, choice: 2 });
+      if (inTransition && this.forceLeft > 0) out.push({ proc: ADMIN, choice: 3 });
+      if (this.downLeft > 0 && this.online[c.cpus - 1]) out.push({ proc: ADMIN, choice: 4 });
+      if (this.upLeft > 0 && !this.online[c.cpus - 1]) out.push({ proc: ADMIN, choice: 5 });
+      if (this.moduleLeft > 0) out.push({ proc: ADMIN, choice: 6 });
+      if (this.disablesLeft > 0 && !inTransition && this.klp.patches.includes(this.patch)) out.push({ proc: ADMIN, choice: 7 });
+    }
+    // The kworker.
+    if (this.procs[WORKER] || this.workQueued) out.push({ proc: WORKER, choice: 0 });
+    // Idle tasks of online CPUs: their loop switches them when flagged.
+    for (let cpu = 0; cpu < c.cpus; cpu++) {
+      const i = 2 + cpu;
+      if (this.online[cpu] && (this.procs[i] || this.mem.load(cpu, addr(Var.Pending, this.idleId(cpu))))) out.push({ proc: i, choice: 0 });
+    }
+    // User tasks.
+    for (let t = 0; t < this.maxTasks; t++) {
+      const i = 2 + c.cpus + t;
+      const pc = this.pc[t];
+      if (pc === UNBORN) continue;
+      if (this.procs[i]) {
+        out.push({ proc: i, choice: 0 });
+        continue;
+      }
+      switch (pc) {
+        case U:
+          if (c.rounds > 0 && this.left[t] === 0) break;
+          out.push({ proc: i, choice: CH_MAIN });
+          if (c.lean ? c.sleepInPatched : c.freezableSleep) out.push({ proc: i, choice: CH_SLEEP });
+          if (t === 0 && this.forkLeft > 0) out.push({ proc: i, choice: CH_FORK });
+          break;
+        case IN_F:
+          out.push({ proc: i, choice: CH_MAIN });
+          if (c.sleepInPatched) out.push({ proc: i, choice: CH_SLEEP });
+          break;
+        case RETURNING:
+        case SLEEP_FREEZABLE:
+        case SLEEP_IN_F:
+          out.push({ proc: i, choice: CH_MAIN });
+          break;
+        case FORKING:
+          out.push({ proc: i, choice: CH_FORK });
+          break;
+      }
+    }
+    // Weak memory: a store becomes visible, or a CPU takes in another's store.
+    if (this.mem instanceof RelaxedMemory) {
+      for (let cpu = 0; cpu < c.cpus; cpu++) {
+        for (const k of this.mem.flushable(cpu)) out.push({ proc: -1, choice: cpu * 1024 + k });
+        for (const k of this.mem.appliable(cpu)) out.push({ proc: -2, choice: cpu * 1024 + k });
+      }
+    }
+    return out;
+  }
+
+  /** What an action does, said before it is taken (for traces). */
+  label(a: Action): string {
+    if (a.proc === -1) return `cpu${a.choice >> 10}: a buffered store becomes visible`;
+    if (a.proc === -2) return `cpu${a.choice >> 10}: takes in another CPU's store`;
+    const name = this.procName(a.proc);
+    if (a.choice === 0) return this.procs[a.proc] ? name : a.proc === WORKER ? `${name}: klp_transition_work` : `${name}: idle loop`;
+    if (a.proc === ADMIN) {
+      const cpu = this.config.cpus - 1;
+      return `admin: ${['', 'insmod p.ko (enable)', 'echo 0 > enabled (reverse)', 'echo 1 > force', `cpu${cpu} down`, `cpu${cpu} up`, 'insmod mod.ko', 'echo 0 > enabled (disable)'][a.choice]}`;
+    }
+    const t = this.taskOfProc(a.proc);
+    const pc = this.pc[t];
+    if (a.choice === CH_FORK) return `${name}: fork`;
+    switch (pc) {
+      case U:
+        if (this.config.lean) return a.choice === CH_MAIN ? `${name}: syscall` : `${name}: syscall, sleeps in f`;
+        return a.choice === CH_MAIN ? `${name}: syscall into f` : `${name}: sleeps (freezable)`;
+      case IN_F:
+        return a.choice === CH_MAIN ? `${name}: f calls g` : `${name}: sleeps in f`;
+      case RETURNING:
+        return `${name}: returns to user mode`;
+      default:
+        return `${name}: wakes up`;
+    }
+  }
+
+  /** Take a step. False when it is blocked (and then nothing changed). */
+  run(a: Action): boolean {
+    if (this.trace) this.trace.push({ cpu: a.proc >= 0 ? this.cpuOfProc(a.proc) : a.choice >> 10, actor: a.proc >= 0 ? this.procName(a.proc) : 'memory', what: this.label(a), accesses: [] });
+    const snapshotPs = this.taskStates();
+    const top = a.proc >= 0 ? this.procs[a.proc]?.frames[this.procs[a.proc]!.frames.length - 1] : undefined;
+    // Only these verbs' steps are known to write nothing a task reads but task cells in Memory.
+    this.footprint = top && TASK_VERBS.has(top.fn) ? NONE : GLOBAL;
+    const ok = this.runAction(a);
+    if (!ok) {
+      this.trace?.pop();
+      return false;
+    }
+    if (this.trace && a.proc >= 0 && this.procs[a.proc]) this.trace[this.trace.length - 1].what += ` -> ${where(this.procs[a.proc]!)}`;
+    // Fake signals add no behaviour here (any sleeper may wake at any step anyway), so the attempt
+    // counter is not part of the state: it would only make every retry a new state.
+    this.klp.signalsCnt = Math.min(this.klp.signalsCnt, 1);
+    this.checkInvariants(a, snapshotPs);
+    return true;
+  }
+
+  private runAction(a: Action): boolean {
+    if (a.proc === -1) {
+      (this.mem as RelaxedMemory).flush(a.choice >> 10, a.choice & 1023);
+      return true;
+    }
+    if (a.proc === -2) {
+      (this.mem as RelaxedMemory).apply(a.choice >> 10, a.choice & 1023);
+      return true;
+    }
+    const i = a.proc;
+    if (this.procs[i]) return this.stepProc(i);
+    if (i === ADMIN) return this.adminStart(a.choice);
+    if (i === WORKER) {
+      this.workQueued = false;
+      this.start(i, transitionWorkProc(0, this.taskOfProc(i)));
+      return true;
+    }
+    if (i < 2 + this.config.cpus) {
+      this.start(i, updatePatchStateProc(i - 2, this.idleId(i - 2)));
+      return true;
+    }
+    return this.taskStart(i, a.choice);
+  }
+
+  private start(i: number, p: Proc): void {
+    p.cpu = this.cpuOfProc(i);
+    this.procs[i] = p;
+  }
+
+  private stepProc(i: number): boolean {
+    const p = this.procs[i]!;
+    if (step(this.klp, p) === St.Block) return false;
+    if (p.done) {
+      this.procs[i] = null;
+      this.finished(i, p);
+    }
+    return true;
+  }
+
+  /** A process's engine verb just returned. */
+  private finished(i: number, p: Proc): void {
+    if (i === ADMIN) {
+      if (this.adminPc === 1) this.adminPc = 2;
+      return;
+    }
+    if (i < 2 + this.config.cpus) return;
+    const t = this.taskOfProc(i);
+    switch (this.pc[t]) {
+      case IN_F_HANDLER:
+        this.vf[t] = p.result;
+        this.pc[t] = IN_F;
+        break;
+      case IN_G_HANDLER: {
+        const newF = this.vf[t] === this.code.newF;
+        const newG = p.result === this.code.newG;
+        if (newF !== newG && !(this.forcedTasks & (1 << t)))
+          this.violation = { invariant: 'I1', detail: `task${t} runs f ${newF ? 'new' : 'old'} but g, called from it, ${newG ? 'new' : 'old'}` };
+        this.pc[t] = RETURNING;
+        break;
+      }
+      case BARRIER:
+      case SLEEP_FREEZABLE:
+        // The barrier passed; or the scheduler hook ran and the task now sleeps.
+        if (this.pc[t] === BARRIER) this.toUser(t);
+        break;
+    }
+  }
+
+  private toUser(t: number): void {
+    this.pc[t] = U;
+    this.vf[t] = 0;
+    this.forcedTasks &= ~(1 << t);
+  }
+
+  private adminStart(choice: number): boolean {
+    const task = this.adminTask();
+    switch (choice) {
+      case 1:
+        this.adminPc = 1;
+        this.klp.detached.set(this.patch.id, this.patch);
+        this.start(ADMIN, enableBuiltPatchProc(this.klp, 0, task, this.patch));
+        return true;
+      case 2:
+        this.reversesLeft--;
+        this.start(ADMIN, enabledStoreProc(this.klp, 0, task, this.patch.name, !this.patch.enabled));
+        return true;
+      case 3:
+        this.forceLeft--;
+        this.start(ADMIN, forceStoreProc(this.klp, 0, task, this.patch.name));
+        return true;
+      case 4:
+      case 5: {
+        // cpu_down()/cpu_up() under the hotplug write lock; an idle CPU mid-way through its idle loop
+        // (preemption disabled) cannot go down until it is out.
+        const cpu = this.config.cpus - 1;
+        if (this.readers.cpus !== 0) return false;
+        if (choice === 4 && this.procs[2 + cpu]) return false;
+        if (choice === 4) this.downLeft--;
+        else this.upLeft--;
+        this.online[cpu] = choice === 5;
+        return true;
+      }
+      case 6:
+        this.moduleLeft--;
+        this.start(ADMIN, moduleComingProc(this.klp, 0, task, 'mod'));
+        return true;
+      case 7:
+        this.disablesLeft--;
+        this.start(ADMIN, enabledStoreProc(this.klp, 0, task, this.patch.name, false));
+        return true;
+    }
+    throw new Error(`admin: bad choice ${choice}`);
+  }
+
+  private taskStart(i: number, choice: number): boolean {
+    const t = this.taskOfProc(i);
+    const cpu = this.cpuOfProc(i);
+    // A task that was not running is scheduled in: schedule() is a full barrier on its CPU.
+    if (!this.taskRunningElsewhere(t, -1)) this.mem.mb(cpu);
+    switch (this.pc[t]) {
+      case U:
+        if (this.config.rounds > 0 && choice !== CH_FORK) this.left[t]--;
+        if (choice === CH_FORK) this.pc[t] = FORKING;
+        else if (this.config.lean) {
+          if (choice === CH_MAIN) this.pc[t] = RETURNING;
+          else {
+            // Into f (the handler run as one step) and asleep there: the stack check will see f.
+            this.vf[t] = runToEnd(this.klp, handlerProc(cpu, t, this.opsF));
+            this.pc[t] = SLEEP_IN_F;
+          }
+        } else if (choice === CH_MAIN) {
+          this.pc[t] = IN_F_HANDLER;
+          this.start(i, handlerProc(cpu, t, this.opsF));
+        } else {
+          this.pc[t] = SLEEP_FREEZABLE;
+          // __schedule() of a freezable sleep: the task checks its own stack and switches itself.
+          if (this.klp.schedHook) this.start(i, schedTrySwitchProc(cpu, t));
+        }
+        return true;
+      case FORKING: {
+        // copy_process() under the tasklist write lock.
+        if (this.readers.tasklist !== 0) return false;
+        const child = this.config.tasks;
+        this.forkLeft--;
+        this.pc[child] = U;
+        this.taskList.push(child);
+        copyProcess(this.klp, cpu, t, child);
+        this.pc[t] = RETURNING;
+        return true;
+      }
+      case IN_F:
+        if (choice === 1) {
+          this.pc[t] = IN_G_HANDLER;
+          this.start(i, handlerProc(cpu, t, this.opsG));
+        } else this.pc[t] = SLEEP_IN_F;
+        return true;
+      case RETURNING:
+        // exit_to_user_mode(): the flagged task switches here.
+        if (this.mem.load(cpu, addr(Var.Pending, t))) {
+          this.pc[t] = BARRIER;
+          this.start(i, updatePatchStateProc(cpu, t));
+        } else this.toUser(t);
+        return true;
+      case SLEEP_FREEZABLE:
+        this.pc[t] = RETURNING;
+        return true;
+      case SLEEP_IN_F:
+        this.pc[t] = this.config.lean ? RETURNING : IN_F;
+        return true;
+    }
+    throw new Error(`task${t}: no step at ${PC_NAMES[this.pc[t]]}`);
+  }
+
+  // ---- invariants ----
+
+  private taskStates(): number[] {
+    const out: number[] = [];
+    for (let t = 0; t < this.maxTasks; t++) out.push(this.mem.load(0, addr(Var.PatchState, t)));
+    return out;
+  }
+
+  /** Whether the admin or the kworker is inside a verb that has not (re)started the transition yet. */
+  private starting(): boolean {
+    for (const i of [ADMIN, WORKER]) {
+      for (const f of this.procs[i]?.frames ?? []) {
+        if (f.fn === Fn.InitTransition || f.fn === Fn.ReverseTransition || f.fn === Fn.StartTransition || f.fn === Fn.CancelTransition)
+          return true;
+      }
+    }
+    return false;
+  }
+
+  private checkInvariants(a: Action, before: number[]): void {
+    if (this.violation) return;
+    const k = this.klp;
+    if (k.warnings.length > this.warned) {
+      const w = k.warnings[this.warned];
+      this.warned = k.warnings.length;
+      this.violation = { invariant: w.includes('patch_state IDLE') ? 'I7' : w.startsWith('completeTransition') ? 'I6' : 'WARN', detail: `WARN_ON_ONCE: ${w}` };
+      return;
+    }
+    // Under weak memory no CPU's view is the state: check what the code itself observes (its WARNs,
+    // I7 in the handler, I1 in the tasks); the global predicates I2-I6 are checked under sc.
+    if (this.config.memory === 'relaxed') return;
+    const target = this.mem.load(0, addr(Var.Target, 0));
+    if ((k.transitionPatch !== null) !== (target !== -1)) {
+      this.violation = { invariant: 'I2', detail: `klp_transition_patch ${k.transitionPatch ? 'set' : 'NULL'} with klp_target_state ${target}` };
+      return;
+    }
+    const all = [...this.taskList, ...this.online.map((_, c) => this.idleId(c))];
+    const ps = (t: number) => this.mem.load(0, addr(Var.PatchState, t));
+    const pend = (t: number) => this.mem.load(0, addr(Var.Pending, t)) !== 0;
+    if (target === -1 && !this.procs[ADMIN] && !this.procs[WORKER]) {
+      for (const t of all) {
+        if (ps(t) !== -1 || pend(t)) {
+          this.violation = { invariant: 'I3', detail: `${this.taskName(t)} has patch_state ${ps(t)}${pend(t) ? ' and TIF_PATCH_PENDING' : ''} outside a transition` };
+          return;
+        }
+      }
+    }
+    if (target !== -1 && !this.starting()) {
+      for (const t of all) {
+        if (pend(t) && ps(t) === target) {
+          this.violation = { invariant: 'I4', detail: `${this.taskName(t)} has TIF_PATCH_PENDING but is already at the target (${target})` };
+          return;
+        }
+      }
+    }
+    // I5: a task switches only at a safe point: never while f is active in it.
+    for (let t = 0; t < this.maxTasks; t++) {
+      const now = ps(t);
+      if (before[t] === now || before[t] === -1 || now === -1) continue;
+      const forced = this.procs[ADMIN]?.frames.some((f) => f.fn === Fn.ForceTransition) ?? false;
+      if (forced) {
+        this.forcedTasks |= 1 << t;
+        continue;
+      }
+      const pc = this.pc[t];
+      if (pc === IN_F || pc === IN_G_HANDLER || pc === SLEEP_IN_F)
+        this.violation = { invariant: 'I5', detail: `task${t} switched ${before[t]} -> ${now} while f is active in it (by ${this.procName(a.proc)})` };
+    }
+    if (this.violation) return;
+    // I6: completion only with every task and every possible CPU's idle task at the target.
+    for (const i of [ADMIN, WORKER]) {
+      const p = this.procs[i];
+      const top = p?.frames[p.frames.length - 1];
+      if (top?.fn === Fn.CompleteTransition && top.pc === 0) {
+        const everyone = [...this.taskList, ...this.online.map((_, c) => this.idleId(c))];
+        for (const t of everyone) {
+          if (ps(t) !== target) {
+            this.violation = { invariant: 'I6', detail: `completing with ${this.taskName(t)} at ${ps(t)}, target ${target}` };
+            return;
+          }
+        }
+      }
+    }
+  }
+
+  // ---- capture / restore ----
+
+  /** The whole state as integers. */
+  capture(out: number[]): void {
+    out.length = 0;
+    this.mem.capture(out);
+    captureKlp(this.klp, this.patches, ['mod'], out);
+    out.push(
+      this.readers.tasklist,
+      this.readers.cpus,
+      this.workQueued ? 1 : 0,
+      this.adminPc,
+      this.reversesLeft,
+      this.forceLeft,
+      this.downLeft,
+      this.upLeft,
+      this.moduleLeft,
+      this.forkLeft,
+      this.disablesLeft,
+      this.forcedTasks,
+      this.taskList.length,
+      ...this.taskList,
+    );
+    for (const o of this.online) out.push(o ? 1 : 0);
+    for (let t = 0; t < this.maxTasks; t++) out.push(this.pc[t], this.vf[t], this.left[t]);
+    for (const p of this.procs) captureProc(p, out);
+    out.push(this.klp.mutexOwner ? this.procs.indexOf(this.klp.mutexOwner) : -1);
+  }
+
+  /**
+   * The state up to a permutation of identical user tasks (symmetry reduction): writes a canonical
+   * vector to `out` and returns the permutation (canonical position -> task), or null when the state
+   * was written as is. Tasks are interchangeable only between their own CPU's tasks, only under
+   * sequentially consistent memory, and only while neither the admin nor the kworker is inside a walk
+   * of the task list or a verb aimed at one task.
+   */
+  canonical(out: number[]): number[] | null {
+    if (!this.symmetric()) {
+      this.capture(out);
+      return null;
+    }
+    out.length = 0;
+    const cells: number[] = [];
+    this.mem.capture(cells);
+    for (let t = 0; t < this.maxTasks; t++) {
+      cells[1 + addr(Var.PatchState, t)] = 0;
+      cells[1 + addr(Var.Pending, t)] = 0;
+    }
+    out.push(...cells);
+    captureKlp(this.klp, this.patches, ['mod'], out);
+    out.push(this.readers.tasklist, this.readers.cpus, this.workQueued ? 1 : 0, this.adminPc, this.reversesLeft, this.forceLeft);
+    out.push(this.downLeft, this.upLeft, this.moduleLeft, this.forkLeft, this.disablesLeft);
+    for (const o of this.online) out.push(o ? 1 : 0);
+    for (let i = 0; i < 2 + this.config.cpus; i++) captureProc(this.procs[i], out);
+    out.push(this.klp.mutexOwner ? this.procs.indexOf(this.klp.mutexOwner) : -1);
+    const sigs: { t: number; sig: number[] }[] = [];
+    for (let t = 0; t < this.maxTasks; t++) {
+      const i = 2 + this.config.cpus + t;
+      const sig = [
+        this.cpuOfProc(i),
+        this.mem.load(0, addr(Var.PatchState, t)),
+        this.mem.load(0, addr(Var.Pending, t)),
+        this.taskList.includes(t) ? 1 : 0,
+        t === 0 ? this.forkLeft : 0,
+        this.pc[t],
+        this.vf[t],
+        this.left[t],
+        (this.forcedTasks >> t) & 1,
+      ];
+      const p = this.procs[i];
+      const at = sig.length;
+      captureProc(p, sig);
+      // The task's own id in its own verb (updatePatchState(current), trySwitchTask(current)).
+      for (let j = at + 4; j < sig.length; j += 6) if (sig[j + 3] === t) sig[j + 3] = -9;
+      sigs.push({ t, sig });
+    }
+    sigs.sort((x, y) => {
+      const n = Math.min(x.sig.length, y.sig.length);
+      for (let j = 0; j < n; j++) if (x.sig[j] !== y.sig[j]) return x.sig[j] - y.sig[j];
+      return x.sig.length - y.sig.length;
+    });
+    for (const { sig } of sigs) out.push(sig.length, ...sig);
+    return sigs.map((s) => s.t);
+  }
+
+  private symmetric(): boolean {
+    if (this.config.memory !== 'sc') return false;
+    for (const i of [ADMIN, WORKER]) {
+      for (const f of this.procs[i]?.frames ?? []) {
+        if (TASK_LOOPS[f.fn as Fn]?.includes(f.pc)) return false;
+        if ((f.fn === Fn.TrySwitchTask || f.fn === Fn.UpdatePatchState) && f.a < this.maxTasks) return false;
+      }
+    }
+    return true;
+  }
+
+  restore(data: ArrayLike<number>): void {
+    let at = this.mem.restore(data, 0);
+    at = restoreKlp(this.klp, this.patches, ['mod'], data, at);
+    this.readers = { tasklist: data[at++], cpus: data[at++] };
+    this.workQueued = data[at++] === 1;
+    this.adminPc = data[at++];
+    this.reversesLeft = data[at++];
+    this.forceLeft = data[at++];
+    this.downLeft = data[at++];
+    this.upLeft = data[at++];
+    this.moduleLeft = data[at++];
+    this.forkLeft = data[at++];
+    this.disablesLeft = data[at++];
+    this.forcedTasks = data[at++];
+    const n = data[at++];
+    this.taskList.length = 0;
+    for (let i = 0; i < n; i++) this.taskList.push(data[at++]);
+    for (let c = 0; c < this.online.length; c++) this.online[c] = data[at++] === 1;
+    for (let t = 0; t < this.maxTasks; t++) {
+      this.pc[t] = data[at++];
+      this.vf[t] = data[at++];
+      this.left[t] = data[at++];
+    }
+    for (let i = 0; i < this.nprocs; i++) {
+      const [p, next] = restoreProc(this.taskOfProc(i), data, at);
+      this.procs[i] = p;
+      at = next;
+    }
+    const owner = data[at++];
+    this.klp.mutexOwner = owner < 0 ? null : this.procs[owner];
+    // A verb may look up a patch that is not on klp_patches (being enabled): keep every one reachable.
+    for (const p of this.patches) if (!this.klp.patches.includes(p)) this.klp.detached.set(p.id, p);
+    this.violation = null;
+    this.warned = this.klp.warnings.length;
+  }
+
+  /** A printable one-line summary of a task for traces. */
+  describeTask(t: number): string {
+    return `${PC_NAMES[this.pc[t]]}`;
+  }
+
+  private touch(task: number): void {
+    if (task >= this.maxTasks || (this.footprint !== NONE && this.footprint !== task)) this.footprint = GLOBAL;
+    else this.footprint = task;
+  }
+
+  private access(a: number, write: boolean): void {
+    const kind = a % 8;
+    if (kind === Var.PatchState || kind === Var.Pending) this.touch(Math.floor(a / 8));
+    else if (write) this.footprint = GLOBAL;
+  }
+
+  /** Memory with every access reported to the current trace step. */
+  private traced(inner: Memory): Memory {
+    const note = (s: string) => {
+      if (this.trace) this.trace[this.trace.length - 1]?.accesses.push(s);
+    };
+    const name = (a: number) => varName(a, this);
+    return {
+      load: (cpu, a) => {
+        this.access(a, false);
+        const v = inner.load(cpu, a);
+        if (this.trace) note(`R ${name(a)} = ${v}`);
+        return v;
+      },
+      store: (cpu, a, v) => {
+        this.access(a, true);
+        inner.store(cpu, a, v);
+        if (this.trace) note(`W ${name(a)} := ${v}`);
+      },
+      testAndClear: (cpu, a) => {
+        this.access(a, true);
+        const v = inner.testAndClear(cpu, a);
+        if (this.trace) note(`RMW test_and_clear ${name(a)} = ${v}`);
+        return v;
+      },
+      wmb: (cpu) => {
+        inner.wmb(cpu);
+        if (this.trace) note('smp_wmb');
+      },
+      rmb: (cpu) => {
+        inner.rmb(cpu);
+        if (this.trace) note('smp_rmb');
+      },
+      mb: (cpu) => inner.mb(cpu),
+      snapshot: () => inner.snapshot(),
+      capture: (out) => inner.capture(out),
+      restore: (d, at) => inner.restore(d, at),
+    };
+  }
+}
+
+/** The kernel's name of a Memory address. */
+function varName(a: number, w: World): string {
+  const kind = a % 8;
+  const index = Math.floor(a / 8);
+  const funcName = (id: number) => w.klp.funcs[id]?.oldName ?? `func${id}`;
+  switch (kind) {
+    case Var.Target:
+      return 'klp_target_state';
+    case Var.PatchState:
+      return `${w.taskName(index).split(':')[0]}->patch_state`;
+    case Var.Pending:
+      return `TIF_PATCH_PENDING(${w.taskName(index).split(':')[0]})`;
+    case Var.Transition:
+      return `${funcName(index)}->transition`;
+    case Var.StackHead:
+      return `func_stack(${['f', 'g', 'm'][index] ?? index}).head`;
+    case Var.StackNext:
+      return `${funcName(index)}->stack_node.next`;
+  }
+  return `mem[${a}]`;
+}
+
+export { FN_NAMES };

@@ -1,0 +1,157 @@
+// The model checker (issue 3): the seed's races found in the code as first posted, the final code
+// clean within the stated bounds, mutations that drop a barrier or a synchronize caught, counterexamples
+// that replay exactly, and the reductions cross-validated against the unreduced search.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { check, type CheckOptions } from '../../../src/sim/check/explore.js';
+import { MODELS } from '../../../src/sim/check/models.js';
+import { decodeToken, encodeToken, formatTrace, replay, worldFor, type Token } from '../../../src/sim/check/trace.js';
+import { World, type WorldConfig } from '../../../src/sim/check/world.js';
+
+const OPTS: CheckOptions = { strategy: 'dfs', maxStates: 3_000_000, seed: 1, symmetry: true, por: true, depth: 400, pctDepth: 3 };
+
+function world(scenario: string, over: Partial<WorldConfig> = {}): World {
+  return new World({ ...MODELS[scenario].shape, variant: 'final', memory: 'sc', drop: [], ...over });
+}
+
+function tokenOf(scenario: string, w: World, choices: number[]): Token {
+  const c = w.config;
+  return { scenario, variant: c.variant, memory: c.memory, drop: [...c.drop], tasks: c.tasks, cpus: c.cpus, rounds: c.rounds, choices };
+}
+
+test('v3 on seed-reverse: a violation, and bfs finds one of at most 40 steps', () => {
+  const dfs = check(world('seed-reverse', { variant: 'v3' }), OPTS);
+  assert.ok(dfs.violation);
+  const bfs = check(world('seed-reverse', { variant: 'v3' }), { ...OPTS, strategy: 'bfs' });
+  assert.ok(bfs.violation);
+  assert.ok(bfs.violation.choices.length <= 40, `${bfs.violation.choices.length} steps`);
+  // The v3 restart flags tasks already at the new target (the seed thread's first point).
+  assert.equal(bfs.violation.invariant, 'I4');
+});
+
+test('final on seed-reverse: complete search, no violation (2 tasks)', () => {
+  const r = check(world('seed-reverse'), OPTS);
+  assert.equal(r.violation, null);
+  assert.equal(r.complete, true);
+  assert.equal(r.states, 587879);
+});
+
+test('v3 on seed-hotplug: a task in the wrong state at completion; final: none', () => {
+  const v3 = check(world('seed-hotplug', { variant: 'v3' }), OPTS);
+  assert.equal(v3.violation?.invariant, 'I6');
+  const fin = check(world('seed-hotplug'), OPTS);
+  assert.equal(fin.violation, null);
+  assert.equal(fin.complete, true);
+  assert.equal(fin.states, 10833);
+});
+
+test('final with fork during the transition: complete, no violation', () => {
+  const r = check(world('seed-fork', { tasks: 1 }), OPTS);
+  assert.equal(r.violation, null);
+  assert.equal(r.complete, true);
+});
+
+test('final with a reverse, a fork and a hot-plugged CPU (1 task, 2 CPUs): complete, no violation', () => {
+  const r = check(world('full', { tasks: 1 }), OPTS);
+  assert.equal(r.violation, null);
+  assert.equal(r.complete, true);
+  assert.equal(r.states, 952331);
+});
+
+test('mutations under sequentially consistent memory: each dropped synchronize is caught', () => {
+  const cases: [string, string, string][] = [
+    ['sync-reverse', 'seed-sched', 'I6'],
+    ['sync-complete-patch', 'seed-sched', 'I7'],
+    ['sync-complete-unpatch', 'seed-sched', 'WARN'],
+  ];
+  for (const [drop, scenario, invariant] of cases) {
+    const r = check(world(scenario, { tasks: 1, drop: [drop] }), OPTS);
+    assert.equal(r.violation?.invariant, invariant, drop);
+  }
+});
+
+test('mutations under relaxed memory: the init write barrier and the handler read barrier', () => {
+  const opts: CheckOptions = { ...OPTS, strategy: 'random', symmetry: false, por: false, maxStates: 3_000_000 };
+  for (const drop of ['wmb-init', 'rmb-handler']) {
+    const r = check(world('seed-barriers', { memory: 'relaxed', drop: [drop], rounds: 2 }), opts);
+    assert.equal(r.violation?.invariant, 'I7', drop);
+  }
+  // With every barrier in place the same search finds nothing.
+  const clean = check(world('seed-barriers', { memory: 'relaxed', rounds: 2 }), { ...opts, maxStates: 1_000_000 });
+  assert.equal(clean.violation, null);
+  // Not shown in this model (no violation within these bounds; see docs/model-checking.md):
+  // wmb-enable, wmb-disable, wmb-reverse, rmb-handler-stack, rmb-sched. A barrier is needed only
+  // against the reorderings this memory model allows in these scenarios; these five were not
+  // observed to matter by the bounded random search, which is not a proof that they never do.
+  for (const drop of ['wmb-reverse', 'rmb-sched']) {
+    const r = check(world('seed-barriers', { memory: 'relaxed', drop: [drop], rounds: 2 }), { ...opts, maxStates: 300_000 });
+    assert.equal(r.violation, null, drop);
+  }
+});
+
+test('every counterexample token replays to the same trace; the same schedule gives the same states', () => {
+  const w = world('seed-reverse', { variant: 'v3' });
+  const r = check(w, { ...OPTS, strategy: 'bfs' });
+  const token = tokenOf('seed-reverse', w, r.violation!.choices);
+  const decoded = decodeToken(encodeToken(token));
+  assert.deepEqual(decoded, token);
+  const a = replay(decoded);
+  const b = replay(decoded);
+  assert.equal(a.violation?.invariant, r.violation!.invariant);
+  assert.deepEqual(formatTrace(a.steps), formatTrace(b.steps));
+  assert.deepEqual(a.states, b.states, 'the checker is deterministic');
+  // A DFS counterexample replays too, and so does one from a random search under relaxed memory.
+  const cases: [string, Partial<WorldConfig>, CheckOptions['strategy']][] = [
+    ['seed-sched', { tasks: 1, drop: ['sync-reverse'] }, 'dfs'],
+    ['seed-barriers', { memory: 'relaxed', drop: ['wmb-init'], rounds: 2 }, 'random'],
+  ];
+  for (const [scenario, over, strategy] of cases) {
+    const w2 = world(scenario, over);
+    const r2 = check(w2, { ...OPTS, strategy, symmetry: false, por: false, maxStates: 3_000_000 });
+    assert.ok(r2.violation, strategy);
+    const again = replay(decodeToken(encodeToken(tokenOf(scenario, w2, r2.violation.choices))));
+    assert.equal(again.violation?.invariant, r2.violation.invariant);
+    assert.equal(again.steps.length, r2.violation.choices.length);
+  }
+});
+
+test('a corrupted token is refused with LP_ERR_USAGE', () => {
+  for (const bad of ['', 'lp1.', 'lp1.!!!', 'xx.eyJ9', `lp1.${Buffer.from('{"scenario":1}').toString('base64url')}`]) {
+    assert.throws(() => decodeToken(bad), (e: { code?: string }) => e.code === 'LP_ERR_USAGE', bad);
+  }
+  const t: Token = { scenario: 'seed-reverse', variant: 'final', memory: 'sc', drop: [], tasks: 1, cpus: 1, choices: [99] };
+  assert.throws(() => replay(t), /diverged/);
+  assert.throws(() => worldFor({ ...t, scenario: 'nope' }), (e: { code?: string }) => e.code === 'LP_ERR_NO_SUCH_SCENARIO');
+});
+
+test('partial-order and symmetry reduction agree with the unreduced search', () => {
+  // Bounded tasks, so the search has terminal states to compare.
+  const configs: [string, Partial<WorldConfig>][] = [
+    ['seed-reverse', { tasks: 2, rounds: 1 }],
+    ['seed-sched', { tasks: 2, rounds: 1 }],
+    ['seed-fork', { tasks: 1, rounds: 2 }],
+    ['seed-hotplug', { tasks: 1, rounds: 1 }],
+    ['seed-reverse', { tasks: 2, rounds: 1, variant: 'v3' }],
+    ['seed-sched', { tasks: 1, rounds: 2, drop: ['sync-reverse'] }],
+  ];
+  for (const [scenario, over] of configs) {
+    const run = (por: boolean, symmetry: boolean) => {
+      const terminals = new Set<string>();
+      const r = check(world(scenario, over), { ...OPTS, por, symmetry, terminals });
+      return { r, terminals };
+    };
+    const full = run(false, false);
+    const por = run(true, false);
+    const sym = run(false, true);
+    const label = `${scenario} ${JSON.stringify(over)}`;
+    assert.equal(!!por.r.violation, !!full.r.violation, `${label}: verdict with POR`);
+    assert.equal(!!sym.r.violation, !!full.r.violation, `${label}: verdict with symmetry`);
+    if (!full.r.violation) {
+      assert.ok(full.r.complete && por.r.complete && sym.r.complete, label);
+      assert.ok(full.terminals.size > 0, `${label}: has terminal states`);
+      assert.deepEqual([...por.terminals].sort(), [...full.terminals].sort(), `${label}: terminal states with POR`);
+      assert.ok(por.r.states <= full.r.states && sym.r.states <= full.r.states, label);
+    }
+  }
+});
