@@ -484,6 +484,7 @@ export class World implements Host {
     if (this.procs[i]) return this.stepProc(i);
     if (i === ADMIN) return this.adminStart(a.choice);
     if (i === WORKER) {
+      if (this.klp.mutexOwner) return false;
       this.workQueued = false;
       this.start(i, transitionWorkProc(0, this.taskOfProc(i)));
       return true;
@@ -495,9 +496,15 @@ export class World implements Host {
     return this.taskStart(i, a.choice);
   }
 
+  /**
+   * Enter a verb and take its first step at once: entering is local to the process (nothing else can
+   * see it), so it merges into the first visible step. Verbs that begin by taking klp_mutex are only
+   * entered while it is free (their callers check), so this first step never blocks.
+   */
   private start(i: number, p: Proc): void {
     p.cpu = this.cpuOfProc(i);
     this.procs[i] = p;
+    if (!this.stepProc(i)) throw new Error(`check world: ${this.procName(i)} blocked entering ${where(p)}`);
   }
 
   private stepProc(i: number): boolean {
@@ -547,6 +554,8 @@ export class World implements Host {
 
   private adminStart(choice: number): boolean {
     const task = this.adminTask();
+    // Every admin verb but hotplug starts with mutex_lock(&klp_mutex).
+    if (choice !== 4 && choice !== 5 && this.klp.mutexOwner) return false;
     switch (choice) {
       case 1:
         this.adminPc = 1;

@@ -34,7 +34,7 @@ test('final on seed-reverse: complete search, no violation (2 tasks)', () => {
   const r = check(world('seed-reverse'), OPTS);
   assert.equal(r.violation, null);
   assert.equal(r.complete, true);
-  assert.equal(r.states, 587879);
+  assert.equal(r.states, 176051);
 });
 
 test('v3 on seed-hotplug: a task in the wrong state at completion; final: none', () => {
@@ -43,7 +43,7 @@ test('v3 on seed-hotplug: a task in the wrong state at completion; final: none',
   const fin = check(world('seed-hotplug'), OPTS);
   assert.equal(fin.violation, null);
   assert.equal(fin.complete, true);
-  assert.equal(fin.states, 10833);
+  assert.equal(fin.states, 7269);
 });
 
 test('final with fork during the transition: complete, no violation', () => {
@@ -56,7 +56,7 @@ test('final with a reverse, a fork and a hot-plugged CPU (1 task, 2 CPUs): compl
   const r = check(world('full', { tasks: 1 }), OPTS);
   assert.equal(r.violation, null);
   assert.equal(r.complete, true);
-  assert.equal(r.states, 952331);
+  assert.equal(r.states, 277573);
 });
 
 test('mutations under sequentially consistent memory: each dropped synchronize is caught', () => {
