@@ -9,7 +9,6 @@ import {
   copyProcess,
   Klp,
   Proc,
-  runToEnd,
   St,
   step,
   where,
@@ -626,10 +625,7 @@ export class SimKernel implements Host {
     this.failures.push(what);
   }
 
-  /** Run an engine verb to its end outside any interleaving (set-up code of scenarios). */
-  runNow(p: Proc): number {
-    return runToEnd(this.klp, p);
-  }
+
 
   taskNamed(name: string): SimTask {
     const t = this.tasks.find((x) => x.name === name);

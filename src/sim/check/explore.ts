@@ -68,10 +68,12 @@ export function check(w: World, opts: CheckOptions): CheckResult {
   return r;
 }
 
-function key(w: World, buf: number[], symmetry: boolean): { h1: number; h2: number; perm: number[] | null } {
-  const perm = symmetry ? w.canonical(buf) : (w.capture(buf), null);
+/** The state's fingerprint, up to task symmetry when asked. */
+function key(w: World, buf: number[], symmetry: boolean): { h1: number; h2: number } {
+  if (symmetry) w.canonical(buf);
+  else w.capture(buf);
   const [h1, h2] = fingerprint(buf);
-  return { h1, h2, perm };
+  return { h1, h2 };
 }
 
 interface DfsFrame {

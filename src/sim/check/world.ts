@@ -36,7 +36,7 @@ import {
 } from '../../engine/index.js';
 import { addr, ScMemory, Var } from '../../engine/memory.js';
 import { captureKlp, captureProc, restoreKlp, restoreProc } from '../../engine/snapshot.js';
-import { Fn, FN_NAMES } from '../../engine/fn.js';
+import { Fn } from '../../engine/fn.js';
 import { RelaxedMemory } from '../memory.js';
 
 export type MemoryModel = 'sc' | 'relaxed';
@@ -722,17 +722,15 @@ export class World implements Host {
         this.violation = { invariant: 'I5', detail: `task${t} switched ${before[t]} -> ${now} while f is active in it (by ${this.procName(a.proc)})` };
     }
     if (this.violation) return;
-    // I6: completion only with every task and every possible CPU's idle task at the target.
+    // I6: completion only with every task and every possible CPU's idle task at the target. Entering
+    // completeTransition() merges into its first steps, so check for as long as it has not yet reset
+    // the tasks (its pc 7 loop onwards).
     for (const i of [ADMIN, WORKER]) {
-      const p = this.procs[i];
-      const top = p?.frames[p.frames.length - 1];
-      if (top?.fn === Fn.CompleteTransition && top.pc === 0) {
-        const everyone = [...this.taskList, ...this.online.map((_, c) => this.idleId(c))];
-        for (const t of everyone) {
-          if (ps(t) !== target) {
-            this.violation = { invariant: 'I6', detail: `completing with ${this.taskName(t)} at ${ps(t)}, target ${target}` };
-            return;
-          }
+      if (!this.procs[i]?.frames.some((f) => f.fn === Fn.CompleteTransition && f.pc < 7)) continue;
+      for (const t of all) {
+        if (ps(t) !== target) {
+          this.violation = { invariant: 'I6', detail: `completing with ${this.taskName(t)} at ${ps(t)}, target ${target}` };
+          return;
         }
       }
     }
@@ -870,10 +868,7 @@ export class World implements Host {
     this.warned = this.klp.warnings.length;
   }
 
-  /** A printable one-line summary of a task for traces. */
-  describeTask(t: number): string {
-    return `${PC_NAMES[this.pc[t]]}`;
-  }
+
 
   private touch(task: number): void {
     if (task >= this.maxTasks || (this.footprint !== NONE && this.footprint !== task)) this.footprint = GLOBAL;
@@ -948,4 +943,3 @@ function varName(a: number, w: World): string {
   return `mem[${a}]`;
 }
 
-export { FN_NAMES };
