@@ -16,7 +16,7 @@ import { TRANSITION_IDLE, TRANSITION_PATCHED, TRANSITION_UNPATCHED, type KlpFunc
 const psAddr = (task: number): number => addr(Var.PatchState, task);
 const pendAddr = (task: number): number => addr(Var.Pending, task);
 
-export function target(k: Klp, p: Proc): number {
+function target(k: Klp, p: Proc): number {
   return k.mem.load(p.cpu, TARGET);
 }
 
@@ -203,7 +203,7 @@ function checkStack(k: Klp, p: Proc, stack: readonly number[]): string | null {
 }
 
 /** The code a task that has not switched runs for `func`: the entry below it on the func stack. */
-export function below(k: Klp, p: Proc, func: KlpFunc): number {
+function below(k: Klp, p: Proc, func: KlpFunc): number {
   const next = k.mem.load(p.cpu, addr(Var.StackNext, func.id));
   return next === 0 ? func.oldFunc : k.funcs[next - 1].newFunc;
 }

@@ -81,10 +81,6 @@ export class SimTask {
   /** An engine verb running in this task's context, and what to do when it finishes. */
   proc: Proc | null = null;
   procDone: ((sim: SimKernel, t: SimTask, p: Proc) => void) | null = null;
-  /** TIF_NOTIFY_SIGNAL: a fake signal to handle at the next return to user mode. */
-  notifySignal = false;
-  /** Woken by a signal while sleeping. */
-  signalled = false;
   /** Text the task's functions produced (a read of /proc/cmdline, say). */
   out: string[] = [];
   /** Scenario-owned variables. */
@@ -152,8 +148,6 @@ export class SimKernel implements Host {
   /** rwlocks: reader count per lock, and whether a writer holds it. */
   private readonly readers: Record<HostLock, number> = { tasklist: 0, cpus: 0 };
   private workQueued = false;
-  /** The kworker that runs klp_transition_work. */
-  readonly kworker: SimTask;
   /** Scenario-owned variables. */
   readonly vars: Record<string, unknown> = {};
   /** console_loglevel, the system setting the state selftests change. */
@@ -190,7 +184,8 @@ export class SimKernel implements Host {
       { op: 'engine', make: (_sim, t) => transitionWorkProc(t.cpu, t.id) },
       { op: 'jump', to: 0 },
     ]);
-    this.kworker = this.spawnWith('kworker/0', 'kthread', workerThread);
+    // The kworker that runs klp_transition_work.
+    this.spawnWith('kworker/0', 'kthread', workerThread);
     this.modules.set('vmlinux', { name: 'vmlinux', state: 'MODULE_STATE_LIVE', params: {}, symbols: new Map(), patch: null });
   }
 
@@ -300,9 +295,7 @@ export class SimKernel implements Host {
     this.workQueued = true;
   }
   signalTask(task: number): void {
-    const t = this.tasks[task];
-    if (t.kind === 'user') t.notifySignal = true;
-    this.interruptSleep(t);
+    this.interruptSleep(this.tasks[task]);
   }
   wakeUpIfIdle(): void {
     // The idle loop is an action of its own whenever its idle task is flagged (see actions()).
@@ -458,7 +451,6 @@ export class SimKernel implements Host {
     else if (instr.interruptible) {
       // The fake signal interrupts the syscall: the kernel frames unwind (-ERESTARTSYS) and the task
       // heads back to user mode, where it passes the barrier.
-      t.signalled = true;
       while (t.frames.length > 1 && !this.codes[t.frames[t.frames.length - 1].code].user) t.frames.pop();
       t.status = 'runnable';
     }
@@ -527,8 +519,6 @@ export class SimKernel implements Host {
         return this.deschedule(t, 'sleeping');
       case 'user':
         f.pc++;
-        t.signalled = false;
-        t.notifySignal = false;
         // exit_to_user_mode_loop(): the flagged task switches here, before handling signals.
         if (pending(this.klp, t.id)) return this.runProc(t, updatePatchStateProc(t.cpu, t.id), null);
         return true;
