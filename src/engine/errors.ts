@@ -27,7 +27,18 @@ export type LpErrorCode =
   | 'LP_ERR_SHADOW_CTOR'
   | 'LP_ERR_USAGE'
   | 'LP_ERR_NO_SUCH_SCENARIO'
-  | 'LP_ERR_SCENARIO';
+  | 'LP_ERR_SCENARIO'
+  // The Node.js runtime:
+  | 'LP_ERR_PATCH_FILE'
+  | 'LP_ERR_PATCH_SYNTAX'
+  | 'LP_ERR_UNPATCHABLE'
+  | 'LP_ERR_UNRESOLVED'
+  | 'LP_ERR_SHA_MISMATCH'
+  | 'LP_ERR_NOT_INSTRUMENTED'
+  | 'LP_ERR_BAD_MESSAGE'
+  | 'LP_ERR_NO_PROCESS'
+  | 'LP_ERR_TIMEOUT'
+  | 'LP_ERR_CONFIG';
 
 export class LpError extends Error {
   readonly code: LpErrorCode;

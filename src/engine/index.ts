@@ -16,7 +16,7 @@ export { buildPatch };
 export { Klp, type Variant, SIGNALS_TIMEOUT } from './klp.js';
 export { step, runToEnd, where } from './step.js';
 export { Proc, St } from './machine.js';
-export { copyProcess } from './transition.js';
+export { copyProcess, forbiddenCode } from './transition.js';
 export * from './model.js';
 export * from './errors.js';
 export * from './sysfs.js';

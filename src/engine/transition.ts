@@ -183,11 +183,7 @@ export function updatePatchState(k: Klp, p: Proc, f: Frame): St {
   throw new Error(`updatePatchState: bad pc ${f.pc}`);
 }
 
-/**
- * klp_check_stack(): the code id forbidden on a task's stack for each func of the transition patch,
- * or the name of the first func found there. Target UNPATCHED: the func being removed. Target PATCHED:
- * the version directly below it (the previous patch's, or the original).
- */
+/** klp_check_stack(): the name of the first func of the transition patch whose forbidden code is on the stack. */
 function checkStack(k: Klp, p: Proc, stack: readonly number[]): string | null {
   const patch = k.transitionPatch;
   if (!patch) return null;
@@ -195,16 +191,20 @@ function checkStack(k: Klp, p: Proc, stack: readonly number[]): string | null {
   for (const obj of patch.objs) {
     if (!obj.patched) continue;
     for (const func of obj.funcs) {
-      const forbidden = tgt === TRANSITION_UNPATCHED ? func.newFunc : below(k, p, func);
-      if (stack.includes(forbidden)) return func.oldName;
+      if (stack.includes(forbiddenCode(k, p.cpu, tgt, func))) return func.oldName;
     }
   }
   return null;
 }
 
-/** The code a task that has not switched runs for `func`: the entry below it on the func stack. */
-function below(k: Klp, p: Proc, func: KlpFunc): number {
-  const next = k.mem.load(p.cpu, addr(Var.StackNext, func.id));
+/**
+ * klp_check_stack_func(): the code a task must not have on its stack for `func` when switching toward
+ * `tgt`. Target UNPATCHED: the func being removed. Target PATCHED: the code a task that has not
+ * switched runs, the entry below it on the func stack (the previous patch's, or the original).
+ */
+export function forbiddenCode(k: Klp, cpu: number, tgt: number, func: KlpFunc): number {
+  if (tgt === TRANSITION_UNPATCHED) return func.newFunc;
+  const next = k.mem.load(cpu, addr(Var.StackNext, func.id));
   return next === 0 ? func.oldFunc : k.funcs[next - 1].newFunc;
 }
 
