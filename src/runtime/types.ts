@@ -44,7 +44,6 @@ export interface ModuleInfo {
   /** Object name: `./lib/x.js` for the app's files, `pkg/path.js` for packages. */
   name: string;
   sha256: string;
-  format: 'commonjs' | 'module';
   /** Number of instrumented functions. */
   functions: number;
   /** Functions currently redirected by some patch. */
