@@ -1,0 +1,61 @@
+// Compiling a replacement (or a callback) inside the target module's scope: the module's strict eval
+// host evaluates it, so it reaches the module's private bindings, as kpatch's relocations reach a
+// module's statics. Everything that can be refused is refused here, before any engine state changes.
+
+import { LpError } from '../engine/index.js';
+import type { ModuleRecord, SiteRow } from './registry.js';
+import { parseReplacement } from './replacement.js';
+
+export interface Compiled {
+  fn: (...args: unknown[]) => unknown;
+  async: boolean;
+  generator: boolean;
+}
+
+type AnyFn = (...args: unknown[]) => unknown;
+
+function shapeOf(fn: AnyFn): { async: boolean; generator: boolean } {
+  const tag = Object.prototype.toString.call(fn);
+  return { async: tag === '[object AsyncFunction]' || tag === '[object AsyncGeneratorFunction]', generator: tag.endsWith('GeneratorFunction]') };
+}
+
+/** Compile `source` in `rec`'s scope; `what` names it in errors (`'p': ./x.js: price`). */
+export function compileIn(rec: ModuleRecord, source: string, what: string): Compiled {
+  const parsed = (() => {
+    try {
+      return parseReplacement(source, rec.table.b);
+    } catch (e) {
+      if (e instanceof LpError) throw new LpError(e.code, `${what}: ${e.message}`, e.errno);
+      throw e;
+    }
+  })();
+  let fn: unknown;
+  try {
+    fn = rec.evalHost(parsed.expr);
+  } catch (e) {
+    throw new LpError('LP_ERR_PATCH_SYNTAX', `${what}: does not compile in '${rec.name}': ${(e as Error).message}`);
+  }
+  if (typeof fn !== 'function') throw new LpError('LP_ERR_PATCH_SYNTAX', `${what}: the source is not a function`);
+  return { fn: fn as AnyFn, async: parsed.async, generator: parsed.generator };
+}
+
+/** An in-process replacement given as a function. */
+export function compiledFromFunction(fn: AnyFn): Compiled {
+  return { fn, ...shapeOf(fn) };
+}
+
+/**
+ * Refuse a replacement the original's entry hook cannot hand over to: a generator's hook delegates
+ * with `yield*`, so generator-ness (and, for generators, async-ness) must match; a site without a hook
+ * cannot be patched at all.
+ */
+export function checkCompatible(site: SiteRow, c: Compiled, what: string): void {
+  const [name, kind, line, column, unpatchable] = site;
+  if (unpatchable) throw new LpError('LP_ERR_UNPATCHABLE', `${what}: ${name} (line ${line}:${column}) cannot be patched: ${unpatchable}`);
+  const generator = kind.includes('generator');
+  const async = kind.includes('async');
+  if (generator !== c.generator || (generator && async !== c.async)) {
+    const want = generator ? `${async ? 'an async ' : 'a '}generator` : 'not a generator';
+    throw new LpError('LP_ERR_UNPATCHABLE', `${what}: ${name} is a ${kind}: its replacement must be ${want}`);
+  }
+}

@@ -1,0 +1,81 @@
+// The per-module objects instrumented code calls (`__lp$M`, see docs/runtime.md) and the code ids the
+// engine sees. A code id names one piece of code: site i of module m is m.base + i; replacements live
+// below CODE_STRIDE (module index 0 is never a module).
+
+import type { Task } from './tasks.js';
+
+/** Room for each module's functions (typescript.js, the biggest file we know, has ~21.6 k). */
+export const CODE_STRIDE = 2 ** 20;
+
+export type SiteRow = [name: string, kind: string, line: number, column: number, unpatchable: string];
+
+export interface SiteTable {
+  v: 1;
+  s: SiteRow[];
+  /** Names bound at module top level. */
+  b: string[];
+}
+
+/** What a module object needs from the runtime: the hot paths, kept to three calls. */
+export interface Dispatch {
+  current(): Task;
+  /** The handler: which code site `code` runs in the current task; returns `m` to run the original. */
+  redirect(m: ModuleRecord, code: number, thisArg: unknown, args: ArrayLike<unknown>): unknown;
+  /** The last open activation of some code in `task` just ended. */
+  activationEnded(task: Task): void;
+}
+
+export class ModuleRecord {
+  /**
+   * Checked first by every entry hook: false until some function of this module is on a func stack,
+   * so an unpatched module pays one load of a field V8 treats as constant. Written only by the runtime
+   * after an admin verb, when no JS of the module is running.
+   */
+  on = false;
+  private parsed: SiteTable | null = null;
+
+  constructor(
+    private readonly rt: Dispatch,
+    readonly name: string,
+    readonly sha256: string,
+    private readonly sitesJson: string,
+    /** Strict direct eval in the module's scope. */
+    readonly evalHost: (source: string) => unknown,
+    readonly base: number,
+  ) {}
+
+  /** Parsed on first use: most modules are never patched. */
+  get table(): SiteTable {
+    return (this.parsed ??= JSON.parse(this.sitesJson) as SiteTable);
+  }
+
+  /** Entry hook of site i: the replacement's result, or this object to run the original. */
+  r(i: number, thisArg: unknown, args: ArrayLike<unknown>): unknown {
+    return this.rt.redirect(this, this.base + i, thisArg, args);
+  }
+
+  /** An async function or generator of site i starts running in the current task. */
+  a(i: number): Task {
+    const task = this.rt.current();
+    task.enter(this.base + i);
+    return task;
+  }
+
+  /** …and ends (its finally block). */
+  x(task: Task | undefined, i: number): void {
+    if (task?.exit(this.base + i)) this.rt.activationEnded(task);
+  }
+
+  /** Code ids of the sites named `name`, in source order (old_sympos 1, 2, …). */
+  lookup(name: string): number[] {
+    const out: number[] = [];
+    this.table.s.forEach((row, i) => {
+      if (row[0] === name) out.push(this.base + i);
+    });
+    return out;
+  }
+
+  site(code: number): SiteRow {
+    return this.table.s[code - this.base];
+  }
+}

@@ -1,0 +1,104 @@
+// Tasks: the runtime's equivalent of the kernel's task_struct. A task is an async context (an HTTP
+// request, a job started with runTask(), …) carried by AsyncLocalStorage; code outside any task runs in
+// the root task, which plays the idle task of the one CPU (the main thread).
+//
+// A task's "stack" is the set of activations of async functions and generators of instrumented modules
+// that have started and not finished in it: between event-loop callbacks no synchronous frame is on any
+// task's stack, so these suspended activations are exactly what can hold old code.
+
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { performance } from 'node:perf_hooks';
+
+/** Task ids index the engine's lock-free variables (patchState, pending). */
+export const ROOT_TASK = 0;
+/** The runtime's own context for admin verbs (the kernel's kworker): never in the task list. */
+export const ADMIN_TASK = 1;
+
+export class Task {
+  /** Activations by code id: how many are open, and since when the oldest open one started. */
+  readonly active = new Map<number, { count: number; since: number }>();
+  /** Position in Tasks.live (swap-removed), -1 once ended; the root task is not in the list. */
+  index = -1;
+  ended = false;
+  /**
+   * Its owner is done with it (the response closed, runTask's function settled) but activations are
+   * still open: it stays a task, so that those activations keep their version, until the last ends.
+   */
+  closing = false;
+  /** A switch attempt is queued for the next microtask. */
+  kickQueued = false;
+  /** Listeners for the fake signal (a nudge to finish up; never unsafe to ignore). */
+  readonly signalListeners: Array<() => void> = [];
+
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    readonly started: number,
+  ) {}
+
+  enter(code: number): void {
+    const a = this.active.get(code);
+    if (a) a.count++;
+    else this.active.set(code, { count: 1, since: performance.now() });
+  }
+
+  /** Returns true when this closed the last open activation of `code`. */
+  exit(code: number): boolean {
+    const a = this.active.get(code);
+    if (!a) return false;
+    if (--a.count > 0) return false;
+    this.active.delete(code);
+    return true;
+  }
+}
+
+export class Tasks {
+  readonly als = new AsyncLocalStorage<Task>();
+  readonly root = new Task(ROOT_TASK, 'root', performance.now());
+  /** Every live task but the root: for_each_process_thread(). */
+  readonly live: Task[] = [];
+  /** Live tasks by id. */
+  private readonly slots: Array<Task | undefined> = [];
+  private readonly freeIds: number[] = [];
+  private nextId = ADMIN_TASK + 1;
+
+  /** `current`: the task whose code runs now. Code a finished task left behind runs as the root task. */
+  current(): Task {
+    const t = this.als.getStore();
+    return t === undefined || t.ended ? this.root : t;
+  }
+
+  /** A new task (not yet started: the caller copies its patch state and runs it). */
+  create(name: string): Task {
+    const task = new Task(this.freeIds.pop() ?? this.nextId++, name, performance.now());
+    task.index = this.live.push(task) - 1;
+    this.slots[task.id] = task;
+    return task;
+  }
+
+  /**
+   * The task's owner is done with it. It is gone (release_task, its id reused later) once no activation
+   * is open in it; returns whether that happened now.
+   */
+  end(task: Task): boolean {
+    if (task.ended || task === this.root) return false;
+    if (task.active.size > 0) {
+      task.closing = true;
+      return false;
+    }
+    task.ended = true;
+    const last = this.live.pop()!;
+    if (last !== task) {
+      this.live[task.index] = last;
+      last.index = task.index;
+    }
+    task.index = -1;
+    this.slots[task.id] = undefined;
+    this.freeIds.push(task.id);
+    return true;
+  }
+
+  byId(id: number): Task | undefined {
+    return id === ROOT_TASK ? this.root : this.slots[id];
+  }
+}
