@@ -38,7 +38,9 @@ export type LpErrorCode =
   | 'LP_ERR_BAD_MESSAGE'
   | 'LP_ERR_NO_PROCESS'
   | 'LP_ERR_TIMEOUT'
-  | 'LP_ERR_CONFIG';
+  | 'LP_ERR_CONFIG'
+  // A bug in livepatch itself (an exception that is not an LpError), reported rather than crashing the host:
+  | 'LP_ERR_INTERNAL';
 
 export class LpError extends Error {
   readonly code: LpErrorCode;

@@ -1,0 +1,324 @@
+// `livepatch ps | status | list | enable | disable | force | modules | functions | log | hash`: the
+// commands that talk to a running process over its control socket (src/runtime/control.ts).
+
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { isLpError, LpError, type LpErrorCode } from '../engine/index.js';
+import { ControlClient, listSockets, type PingInfo } from '../runtime/control.js';
+import type { FunctionInfo, ModuleInfo, PatchInfo, TransitionStatus } from '../runtime/types.js';
+import type { Io } from './sim.js';
+
+export const RUNTIME_HELP = `usage (a running process; --pid may be left out when only one process has a control socket):
+  livepatch ps [--json]                          processes with a control socket: pid, node, livepatch, hooks
+  livepatch status [--pid N] [--limit N]         the transition: every task not switched yet and what holds it
+  livepatch list [--pid N]                       the patches, their state and objects
+  livepatch enable [--pid N] <patch.json> [--wait [--timeout S]]
+                                                 apply a patch file; --wait until every task has switched
+  livepatch disable [--pid N] <name> [--wait [--timeout S]]
+                                                 unpatch (or reverse the transition in progress)
+  livepatch force [--pid N] <name>               mark every task switched (unsafe: old code may still run)
+  livepatch modules [--pid N]                    the instrumented modules: object name, functions, sha256
+  livepatch functions [--pid N] <module>         a module's functions: qualified name, sympos, line, patchable
+  livepatch log [--pid N] [--follow]             the runtime's log lines
+  livepatch hash <file>...                       sha256 of a module's source, for a patch's 'sha256'
+every process command takes --json (print the result as JSON); --timeout S defaults to 60
+exit status: 0 done, 1 failed (refused by the process, no process, timeout), 2 usage error or bad patch file`;
+
+/** Errors in what the user typed or wrote: exit 2, like every other usage error of the CLI. */
+const INPUT_ERRORS: ReadonlySet<LpErrorCode> = new Set(['LP_ERR_USAGE', 'LP_ERR_PATCH_FILE']);
+
+type Options = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>;
+type Values = Record<string, string | boolean | undefined>;
+
+interface Context {
+  io: Io;
+  values: Values;
+  positionals: string[];
+}
+
+interface ProcessContext extends Context {
+  client: ControlClient;
+}
+
+/** A process command also takes --pid and --json and runs with a connected client. */
+type Command = {
+  /** Positional arguments: names for messages; a trailing '...' takes one or more. */
+  args: string[];
+  options: Options;
+} & ({ process: true; run(c: ProcessContext): Promise<number> } | { process: false; run(c: Context): Promise<number> });
+
+const WAIT: Options = { wait: { type: 'boolean' }, timeout: { type: 'string' } };
+
+const COMMANDS: Record<string, Command> = {
+  ps: { args: [], options: { json: { type: 'boolean' } }, process: false, run: ps },
+  status: {
+    args: [],
+    options: { limit: { type: 'string' } },
+    process: true,
+    run: async ({ io, values, client }) => {
+      const limit = values.limit === undefined ? undefined : count('--limit', values.limit as string);
+      return show(io, values, await client.call<TransitionStatus>('status', { limit }), formatStatus);
+    },
+  },
+  list: { args: [], options: {}, process: true, run: async ({ io, values, client }) => show(io, values, await client.call<PatchInfo[]>('list'), formatPatches) },
+  enable: {
+    args: ['patch.json'],
+    options: WAIT,
+    process: true,
+    run: async (c) => {
+      const patch = readPatch(c.positionals[0]);
+      const info = await c.client.call<PatchInfo>('enable', { patch });
+      return finish(c, info);
+    },
+  },
+  disable: { args: ['name'], options: WAIT, process: true, run: async (c) => finish(c, await c.client.call<PatchInfo>('disable', { name: c.positionals[0] })) },
+  force: {
+    args: ['name'],
+    options: {},
+    process: true,
+    run: async ({ io, values, positionals, client }) => show(io, values, [await client.call<PatchInfo>('force', { name: positionals[0] })], formatPatches),
+  },
+  modules: { args: [], options: {}, process: true, run: async ({ io, values, client }) => show(io, values, await client.call<ModuleInfo[]>('modules'), formatModules) },
+  functions: {
+    args: ['module'],
+    options: {},
+    process: true,
+    run: async ({ io, values, positionals, client }) => show(io, values, await client.call<FunctionInfo[]>('functions', { module: positionals[0] }), formatFunctions),
+  },
+  log: { args: [], options: { follow: { type: 'boolean' } }, process: true, run: log },
+  hash: { args: ['file...'], options: {}, process: false, run: hash },
+};
+
+export const RUNTIME_COMMANDS: readonly string[] = Object.keys(COMMANDS);
+
+function usage(msg: string): never {
+  throw new LpError('LP_ERR_USAGE', `${msg} (see 'livepatch --help')`);
+}
+
+/** Run one of RUNTIME_COMMANDS; prints its output and errors (one line each), returns the exit status. */
+export async function runtimeCommand(cmd: string, argv: string[], io: Io): Promise<number> {
+  let client: ControlClient | null = null;
+  try {
+    const command = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : usage(`unknown command '${cmd}'`);
+    if (argv.includes('--help') || argv.includes('-h')) {
+      io.out(RUNTIME_HELP);
+      return 0;
+    }
+    const { values, positionals } = parse(cmd, command, argv);
+    if (!command.process) return await command.run({ io, values, positionals });
+    client = await ControlClient.connect(pickPid(values.pid as string | undefined));
+    return await command.run({ io, values, positionals, client });
+  } catch (e) {
+    if (!isLpError(e)) throw e;
+    io.err(`livepatch: ${e.code}: ${e.message}`);
+    return INPUT_ERRORS.has(e.code) ? 2 : 1;
+  } finally {
+    client?.close();
+  }
+}
+
+function parse(cmd: string, command: Command, argv: string[]): { values: Values; positionals: string[] } {
+  const options: Options = command.process ? { ...command.options, pid: { type: 'string' }, json: { type: 'boolean' } } : command.options;
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options, strict: true });
+  } catch (e) {
+    usage(`${cmd}: ${(e as Error).message.split('\n')[0].replace(/\. To specify a positional.*/, '')}`);
+  }
+  const { values, positionals } = parsed;
+  const many = command.args.at(-1)?.endsWith('...');
+  const want = command.args.map((a) => `<${a}>`).join(' ');
+  if (many ? positionals.length === 0 : positionals.length !== command.args.length)
+    usage(`${cmd} takes ${command.args.length ? want : 'no arguments'}, got ${positionals.length ? positionals.map((p) => `'${p}'`).join(' ') : 'none'}`);
+  if (values.timeout !== undefined && !values.wait) usage(`${cmd}: --timeout goes with --wait`);
+  // No option is `multiple`, so no value is an array.
+  return { values: values as Values, positionals };
+}
+
+function count(flag: string, text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) usage(`${flag} must be a non-negative integer, got '${text}'`);
+  return n;
+}
+
+function pickPid(flag: string | undefined): number {
+  if (flag !== undefined) {
+    const pid = count('--pid', flag);
+    if (pid === 0) usage('--pid must be a process id, got 0');
+    return pid;
+  }
+  const pids = listSockets();
+  if (pids.length === 1) return pids[0];
+  if (pids.length === 0) throw new LpError('LP_ERR_NO_PROCESS', 'no process has a livepatch control socket (start it with node --import livepatch/register)');
+  usage(`${pids.length} processes have a control socket (${pids.join(', ')}): give --pid`);
+}
+
+function show<T>(io: Io, values: Values, result: T, format: (r: T) => string[]): number {
+  // One line of JSON: scripts read it with JSON.parse, and `log --follow --json` is newline-delimited.
+  for (const line of values.json ? [JSON.stringify(result)] : format(result)) io.out(line);
+  return 0;
+}
+
+function readPatch(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new LpError('LP_ERR_PATCH_FILE', `cannot read '${file}': ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new LpError('LP_ERR_PATCH_FILE', `'${file}' is not JSON: ${(e as Error).message}`);
+  }
+}
+
+/** enable / disable: print the patch, and with --wait follow the transition to its end. */
+async function finish({ io, values, client }: ProcessContext, info: PatchInfo): Promise<number> {
+  if (!values.wait) return show(io, values, [info], formatPatches);
+  const timeoutS = values.timeout === undefined ? 60 : count('--timeout', values.timeout as string);
+  const until = Date.now() + timeoutS * 1000;
+  let last = '';
+  for (;;) {
+    const st = await client.call<TransitionStatus>('status');
+    if (st.patch === null) break;
+    const line = `waiting: ${describe(st)}`;
+    if (!values.json && line !== last) io.out(line);
+    last = line;
+    if (Date.now() >= until) {
+      // Who blocks it goes to stdout: stderr stays the one error line.
+      show(io, values, st, formatStatus);
+      throw new LpError(
+        'LP_ERR_TIMEOUT',
+        `transition of '${st.patch}' not done after ${timeoutS}s; it goes on in process ${client.pid} (livepatch status shows who holds it; disable reverses it)`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const done = (await client.call<PatchInfo[]>('list')).find((p) => p.name === info.name);
+  const final = done ?? { ...info, enabled: false, transition: false, objects: [], pendingObjects: [] };
+  return show(io, values, [final], formatPatches);
+}
+
+async function ps({ io, values }: Context): Promise<number> {
+  const rows = await Promise.all(
+    listSockets().map(async (pid): Promise<(PingInfo | { pid: number; error: { code: string; message: string } })> => {
+      let client: ControlClient | null = null;
+      try {
+        client = await ControlClient.connect(pid);
+        return await client.call<PingInfo>('ping');
+      } catch (e) {
+        if (!isLpError(e)) throw e;
+        return { pid, error: { code: e.code, message: e.message } };
+      } finally {
+        client?.close();
+      }
+    }),
+  );
+  return show(io, values, rows, (all) =>
+    all.length === 0 ? ['no process has a livepatch control socket'] : table(
+      ['PID', 'NODE', 'LIVEPATCH', 'HOOKS'],
+      all.map((r) => ('error' in r ? [String(r.pid), `${r.error.code}: ${r.error.message}`] : [String(r.pid), r.node, r.livepatch, r.hooks])),
+    ),
+  );
+}
+
+async function log({ io, values, client }: ProcessContext): Promise<number> {
+  let since = 0;
+  for (let first = true; ; first = false) {
+    let got: { next: number; lines: string[] };
+    try {
+      got = await client.call('log', { since });
+    } catch (e) {
+      // The process exiting ends a follow normally.
+      if (!first && isLpError(e) && e.code === 'LP_ERR_NO_PROCESS') return 0;
+      throw e;
+    }
+    if (first || got.lines.length) show(io, values, got, (r) => r.lines);
+    since = got.next;
+    if (!values.follow) return 0;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function hash({ io, positionals }: Context): Promise<number> {
+  for (const file of positionals) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      usage(`cannot read '${file}': ${(e as Error).message}`);
+    }
+    // The loader hashes the source text it instruments, which never has the byte-order mark.
+    io.out(`${createHash('sha256').update(text.replace(/^\uFEFF/, ''), 'utf8').digest('hex')}  ${file}`);
+  }
+  return 0;
+}
+
+// ---- human output ----
+
+/** Columns padded to the widest cell; the last column is not padded. */
+function table(header: string[], rows: string[][]): string[] {
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  '));
+}
+
+function ms(n: number): string {
+  if (n < 1000) return `${n}ms`;
+  if (n < 60_000) return `${(n / 1000).toFixed(1)}s`;
+  return `${Math.floor(n / 60_000)}m${String(Math.floor((n % 60_000) / 1000)).padStart(2, '0')}s`;
+}
+
+function describe(st: TransitionStatus): string {
+  return `'${st.patch}' ${st.targetState} for ${ms(st.ageMs)}, ${st.blocked.length} of ${st.tasks} tasks not switched, ${st.attempts} failed attempt${st.attempts === 1 ? '' : 's'}`;
+}
+
+function formatStatus(st: TransitionStatus): string[] {
+  if (st.patch === null) return [`idle: no transition in progress (${st.tasks} tasks)`];
+  return [
+    `transition: ${describe(st)}`,
+    ...table(
+      ['TASK', 'ID', 'AGE', 'STATE', 'HOLDING'],
+      st.blocked.map((t) => [
+        t.name,
+        String(t.id),
+        ms(t.ageMs),
+        t.patchState === 1 ? 'patched' : 'unpatched',
+        t.holding.map((h) => `${h.func} (${h.object}) for ${ms(h.ageMs)}`).join(', ') || '-',
+      ]),
+    ),
+  ];
+}
+
+function formatPatches(list: PatchInfo[]): string[] {
+  if (list.length === 0) return ['no patches'];
+  return table(
+    ['NAME', 'STATE', 'ORDER', 'OBJECTS'],
+    list.map((p) => [
+      p.name,
+      [p.enabled ? 'enabled' : 'disabled', p.transition && 'transition', p.replace && 'replace', p.forced && 'forced'].filter(Boolean).join(','),
+      String(p.stackOrder),
+      [
+        ...p.objects.filter((o) => !p.pendingObjects.includes(o.name)).map((o) => `${o.name} (${o.patched ? 'patched' : 'unpatched'}, ${o.funcs.length} funcs)`),
+        ...p.pendingObjects.map((o) => `${o} (not loaded)`),
+      ].join(', ') || '-',
+    ]),
+  );
+}
+
+function formatModules(list: ModuleInfo[]): string[] {
+  if (list.length === 0) return ['no instrumented modules'];
+  return table(
+    ['MODULE', 'FUNCS', 'PATCHED', 'SHA256'],
+    list.map((m) => [m.name, String(m.functions), String(m.patched), m.sha256]),
+  );
+}
+
+function formatFunctions(list: FunctionInfo[]): string[] {
+  return table(
+    ['NAME', 'SYMPOS', 'KIND', 'LINE', 'PATCHABLE'],
+    list.map((f) => [f.name, String(f.sympos), f.kind, `${f.line}:${f.column}`, f.unpatchable ? `no: ${f.unpatchable}` : 'yes']),
+  );
+}

@@ -1,0 +1,328 @@
+// The private control socket (docs/runtime.md, "Control socket"): how `livepatch enable --pid N` reaches
+// a running process. Both ends live here so that the framing and the error mapping exist once.
+//
+// The socket must never hurt the host application: every failure to set it up is one warning and the
+// process runs without it; the server is unref'd so it never keeps the process alive.
+
+import { lstatSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { createConnection, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isLpError, LpError, type LpErrorCode } from '../engine/index.js';
+import type { Runtime } from './livepatch.js';
+
+/** Longest request or response line, in bytes (without its newline). */
+export const MAX_LINE = 16 * 1024 * 1024;
+
+export interface PingInfo {
+  pid: number;
+  node: string;
+  livepatch: string;
+  /** Which loader hooks instrument modules; 'none' when the process was not started with livepatch/register. */
+  hooks: 'sync' | 'async' | 'none';
+}
+
+/** The directory of this user's sockets. Per-uid, so that two users on one machine never share one. */
+export function socketDir(): string {
+  return join(tmpdir(), `livepatch-${process.getuid?.() ?? 'user'}`);
+}
+
+export function socketPath(pid: number): string {
+  return join(socketDir(), `${pid}.sock`);
+}
+
+/** Pids with a socket whose process is alive (a killed process leaves its socket behind). */
+export function listSockets(): number[] {
+  let names: string[];
+  try {
+    names = readdirSync(socketDir());
+  } catch {
+    return [];
+  }
+  const pids: number[] = [];
+  for (const name of names) {
+    const m = /^([1-9]\d*)\.sock$/.exec(name);
+    if (m && alive(Number(m[1]))) pids.push(Number(m[1]));
+  }
+  return pids.sort((a, b) => a - b);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists, it is just not ours to signal.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Why the socket directory cannot be trusted, or null when it can. A directory another user made (or
+ * opened up) would let them connect to our socket, or plant one for our CLI to talk to.
+ */
+function untrustedDir(dir: string): string | null {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return (e as Error).message;
+  }
+  const st = lstatSync(dir);
+  if (!st.isDirectory()) return `${dir} is not a directory`;
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) return `${dir} belongs to uid ${st.uid}, not to this process's uid ${uid}`;
+  if ((st.mode & 0o077) !== 0) return `${dir} has mode 0${(st.mode & 0o777).toString(8)}, not 0700`;
+  return null;
+}
+
+/** Splits a byte stream into lines; a line longer than `max` bytes ends the stream with `overflow`. */
+function lineReader(max: number, onLine: (line: string) => void, overflow: () => void): (chunk: Buffer) => void {
+  let parts: Buffer[] = [];
+  let size = 0;
+  let dead = false;
+  return (chunk) => {
+    let at = 0;
+    while (!dead && at < chunk.length) {
+      const nl = chunk.indexOf(0x0a, at);
+      const end = nl < 0 ? chunk.length : nl;
+      size += end - at;
+      if (size > max) {
+        dead = true;
+        parts = [];
+        overflow();
+        return;
+      }
+      parts.push(chunk.subarray(at, end));
+      if (nl < 0) return;
+      const line = Buffer.concat(parts).toString('utf8');
+      parts = [];
+      size = 0;
+      at = nl + 1;
+      onLine(line);
+    }
+  };
+}
+
+type ArgType = 'string' | 'object' | 'count?';
+
+interface Op {
+  args: Record<string, ArgType>;
+  run(rt: Runtime, args: Record<string, unknown>): unknown;
+}
+
+const OPS: Record<string, Op> = {
+  ping: { args: {}, run: () => ping() },
+  list: { args: {}, run: (rt) => rt.list() },
+  status: { args: { limit: 'count?' }, run: (rt, a) => rt.status(a.limit as number | undefined) },
+  enable: { args: { patch: 'object' }, run: (rt, a) => rt.enable(a.patch) },
+  disable: { args: { name: 'string' }, run: (rt, a) => rt.disable(a.name as string) },
+  force: { args: { name: 'string' }, run: (rt, a) => rt.force(a.name as string) },
+  modules: { args: {}, run: (rt) => rt.modulesInfo() },
+  functions: { args: { module: 'string' }, run: (rt, a) => rt.functions(a.module as string) },
+  log: { args: { since: 'count?' }, run: (rt, a) => rt.logSince(a.since as number | undefined) },
+};
+
+function badMessage(msg: string): never {
+  throw new LpError('LP_ERR_BAD_MESSAGE', msg);
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function checkArgs(op: string, spec: Record<string, ArgType>, args: unknown): Record<string, unknown> {
+  if (args === undefined) args = {};
+  if (!isObject(args)) badMessage(`'${op}': args must be an object`);
+  for (const key of Object.keys(args)) if (!(key in spec)) badMessage(`'${op}': unknown argument '${key}'`);
+  for (const [key, type] of Object.entries(spec)) {
+    const v = args[key];
+    const ok =
+      type === 'string' ? typeof v === 'string'
+      : type === 'object' ? isObject(v)
+      : v === undefined || (Number.isSafeInteger(v) && (v as number) >= 0);
+    if (!ok) badMessage(`'${op}': argument '${key}' must be ${type === 'count?' ? 'a non-negative integer' : `a${type === 'object' ? 'n' : ''} ${type}`}`);
+  }
+  return args;
+}
+
+let version: string | undefined;
+
+function ping(): PingInfo {
+  // dist/src/runtime/control.js → the package root.
+  version ??= (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return { pid: process.pid, node: process.version, livepatch: version, hooks: 'none' };
+}
+
+/** One request line → its response line. Never throws. */
+function handle(rt: Runtime, line: string): string {
+  let id: unknown = null;
+  try {
+    let req: unknown;
+    try {
+      req = JSON.parse(line);
+    } catch (e) {
+      badMessage(`not JSON: ${(e as Error).message}`);
+    }
+    if (!isObject(req)) badMessage('a request must be an object { id, op, args }');
+    id = req.id ?? null;
+    if (typeof req.op !== 'string') badMessage(`a request needs 'op', one of ${Object.keys(OPS).join(', ')}`);
+    const op = Object.hasOwn(OPS, req.op) ? OPS[req.op] : badMessage(`unknown op '${req.op}' (one of ${Object.keys(OPS).join(', ')})`);
+    const args = checkArgs(req.op, op.args, req.args);
+    const result = rt.asRuntime(() => op.run(rt, args));
+    return JSON.stringify({ id, ok: true, result });
+  } catch (e) {
+    if (isLpError(e)) return JSON.stringify({ id, ok: false, error: { code: e.code, message: e.message } });
+    // A bug of ours: the client gets one line, the log gets the stack.
+    rt.log('err', `livepatch: control socket: ${(e as Error)?.stack ?? String(e)}`);
+    return JSON.stringify({ id, ok: false, error: { code: 'LP_ERR_INTERNAL', message: `internal error: ${String(e).split('\n')[0]}` } });
+  }
+}
+
+function serve(rt: Runtime, conn: Socket): void {
+  conn.on('error', () => {
+    // The client went away mid-response: nothing to tell anyone.
+  });
+  conn.on(
+    'data',
+    lineReader(
+      MAX_LINE,
+      (line) => conn.write(`${handle(rt, line)}\n`),
+      () => {
+        const error = { code: 'LP_ERR_BAD_MESSAGE', message: `request line longer than ${MAX_LINE} bytes` };
+        conn.end(`${JSON.stringify({ id: null, ok: false, error })}\n`);
+        conn.destroySoon();
+      },
+    ),
+  );
+}
+
+/** Serve the control socket of this process. Never throws: without a usable socket directory it logs why. */
+export function startControl(rt: Runtime): { path: string; close(): Promise<void> } {
+  const path = socketPath(process.pid);
+  const warn = (why: string) =>
+    rt.log('warn', `livepatch: control socket disabled: ${why}; 'livepatch --pid ${process.pid}' cannot reach this process`);
+  let why: string | null;
+  try {
+    why = untrustedDir(socketDir());
+  } catch (e) {
+    why = (e as Error).message;
+  }
+  if (!why) why = unlinkIfThere(path);
+  if (why) {
+    warn(why);
+    return { path, close: () => Promise.resolve() };
+  }
+
+  const conns = new Set<Socket>();
+  const server = createServer((conn) => {
+    conns.add(conn);
+    conn.on('close', () => conns.delete(conn));
+    serve(rt, conn);
+  });
+  const unlink = () => void unlinkIfThere(path);
+  server.on('error', (e) => {
+    warn(e.message);
+    process.off('exit', unlink);
+  });
+  server.listen(path);
+  server.unref();
+  process.on('exit', unlink);
+  return {
+    path,
+    close: () =>
+      new Promise<void>((resolve) => {
+        process.off('exit', unlink);
+        for (const c of conns) c.destroy();
+        server.close(() => resolve());
+        unlink();
+      }),
+  };
+}
+
+/**
+ * Remove a socket file; null when done or when there was none, else why not. At start-up, a socket of
+ * our pid is one a crashed process that had this pid before us left behind.
+ */
+function unlinkIfThere(path: string): string | null {
+  try {
+    unlinkSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return (e as Error).message;
+  }
+  return null;
+}
+
+/** The client end: one connection, any number of requests. */
+export class ControlClient {
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
+  private closedWith: LpError | null = null;
+
+  private constructor(
+    readonly pid: number,
+    private readonly conn: Socket,
+  ) {
+    conn.on(
+      'data',
+      lineReader(
+        MAX_LINE,
+        (line) => this.response(line),
+        () => this.fail(new LpError('LP_ERR_BAD_MESSAGE', `process ${pid} sent a line longer than ${MAX_LINE} bytes`)),
+      ),
+    );
+    conn.on('error', (e) => this.fail(new LpError('LP_ERR_NO_PROCESS', `process ${pid}: ${e.message}`)));
+    conn.on('close', () => this.fail(new LpError('LP_ERR_NO_PROCESS', `process ${pid} closed the control connection (did it exit?)`)));
+  }
+
+  static connect(pid: number): Promise<ControlClient> {
+    return new Promise((resolve, reject) => {
+      const conn = createConnection(socketPath(pid));
+      conn.once('connect', () => resolve(new ControlClient(pid, conn)));
+      conn.once('error', (e: NodeJS.ErrnoException) => {
+        const why =
+          e.code === 'ENOENT' || e.code === 'ECONNREFUSED'
+            ? `no livepatch control socket for pid ${pid} (is it running, started with node --import livepatch/register?)`
+            : `cannot connect to process ${pid}: ${e.message}`;
+        reject(new LpError('LP_ERR_NO_PROCESS', why));
+      });
+    });
+  }
+
+  /** Send one request; resolves with its result, rejects with the LpError the process answered. */
+  call<T>(op: string, args: Record<string, unknown> = {}): Promise<T> {
+    if (this.closedWith) return Promise.reject(this.closedWith);
+    const id = this.nextId++;
+    const line = JSON.stringify({ id, op, args });
+    if (Buffer.byteLength(line) > MAX_LINE) return Promise.reject(new LpError('LP_ERR_BAD_MESSAGE', `the '${op}' request is longer than ${MAX_LINE} bytes`));
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.conn.write(`${line}\n`);
+    });
+  }
+
+  close(): void {
+    this.conn.end();
+  }
+
+  private response(line: string): void {
+    let res: { id?: unknown; ok?: unknown; result?: unknown; error?: { code?: unknown; message?: unknown } };
+    try {
+      res = JSON.parse(line);
+    } catch {
+      this.fail(new LpError('LP_ERR_BAD_MESSAGE', `process ${this.pid} answered something that is not JSON`));
+      return;
+    }
+    const err = res.ok === true ? null : new LpError(String(res.error?.code) as LpErrorCode, String(res.error?.message));
+    const w = this.waiting.get(res.id as number);
+    // An error for no request in particular (id null) is about the connection: it ends.
+    if (!w) return void (err && res.id === null && this.fail(err));
+    this.waiting.delete(res.id as number);
+    if (err) w.reject(err);
+    else w.resolve(res.result);
+  }
+
+  private fail(e: LpError): void {
+    this.closedWith ??= e;
+    for (const w of this.waiting.values()) w.reject(this.closedWith);
+    this.waiting.clear();
+    this.conn.destroy();
+  }
+}
