@@ -1,0 +1,89 @@
+// Issue 4, acceptance 2: transitions complete on events, not on the retry timer. The bounds are turns
+// of the event loop (deterministic); bench/runtime.mjs measures the milliseconds.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { installRuntime, runTask } from '../../src/runtime/index.js';
+import { loadModule, sha256 } from './load.js';
+
+const rt = installRuntime();
+// Far beyond any test: a completion seen here came from an event, not from the kernel-style retry.
+rt.retryMs = 600_000;
+
+const SRC = [
+  'function fmt(x) { return "v1:" + x }',
+  'async function work(gate) { await gate; return fmt(1) }',
+  'async function slowOp(gate) { await gate; return fmt(2) }',
+  'module.exports = { fmt, work, slowOp };',
+  '',
+].join('\n');
+
+type M = { fmt: (x: number) => string; work: (g: Promise<void>) => Promise<string>; slowOp: (g: Promise<void>) => Promise<string> };
+
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((r) => (open = r));
+  return { promise, open };
+}
+
+const nextMacrotask = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+test('1,000 tasks in flight, none blocking: the transition completes in the same turn', async () => {
+  const m = loadModule<M>('./c1/app.js', SRC);
+  const g = gate();
+  const tasks = Array.from({ length: 1000 }, (_, i) => runTask(`job:${i}`, () => m.work(g.promise)));
+  const patch = {
+    name: 'c1',
+    objs: [{ name: './c1/app.js', sha256: sha256(SRC), funcs: [{ oldName: 'fmt', source: '(x) => "v2:" + x' }] }],
+  };
+  // From the control socket (the runtime's own context) every task, the root included, switches inside enable.
+  rt.asRuntime(() => rt.enable(patch));
+  assert.equal(rt.status().patch, null);
+  g.open();
+  assert.deepEqual(new Set(await Promise.all(tasks)), new Set(['v2:1']));
+  // From application code the calling task is on the stack: it switches in a microtask of the same turn.
+  rt.disable('c1');
+  assert.equal(rt.status().patch, 'c1');
+  await null;
+  assert.equal(rt.status().patch, null);
+});
+
+test('with blockers: the transition completes as the last blocker returns, before the next macrotask', async () => {
+  const m = loadModule<M>('./c2/app.js', SRC);
+  const idle = gate();
+  const others = Array.from({ length: 1000 }, (_, i) => runTask(`job:${i}`, () => m.work(idle.promise)));
+  const gates = Array.from({ length: 10 }, () => gate());
+  const blockers = gates.map((g, i) => runTask(`GET /slow/${i}`, () => m.slowOp(g.promise)));
+  rt.asRuntime(() =>
+    rt.enable({
+      name: 'c2',
+      objs: [
+        {
+          name: './c2/app.js',
+          sha256: sha256(SRC),
+          funcs: [
+            { oldName: 'fmt', source: '(x) => "v2:" + x' },
+            { oldName: 'slowOp', source: 'async function (g) { await g; return fmt(2) }' },
+          ],
+        },
+      ],
+    }),
+  );
+  assert.equal(rt.status().blocked.length, 10);
+  for (const g of gates.slice(0, 9)) g.open();
+  await nextMacrotask();
+  assert.deepEqual(
+    rt.status().blocked.map((t) => t.name),
+    ['GET /slow/9'],
+  );
+  gates[9].open();
+  const results = await Promise.all(blockers);
+  // Every blocker finished on old code, consistently.
+  assert.deepEqual(new Set(results), new Set(['v1:2']));
+  await nextMacrotask();
+  assert.equal(rt.status().patch, null);
+  idle.open();
+  assert.deepEqual(new Set(await Promise.all(others)), new Set(['v2:1']));
+  rt.asRuntime(() => rt.disable('c2'));
+  assert.equal(rt.status().patch, null);
+});
