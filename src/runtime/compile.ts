@@ -44,14 +44,18 @@ export function compiledFromFunction(fn: AnyFn): Compiled {
   return { fn, ...shapeOf(fn) };
 }
 
+/** Refuse a site without an entry hook (instrument() says why it has none). */
+export function checkPatchable(site: SiteRow, what: string): void {
+  const [name, , line, column, unpatchable] = site;
+  if (unpatchable) throw new LpError('LP_ERR_UNPATCHABLE', `${what}: ${name} (line ${line}:${column}) cannot be patched: ${unpatchable}`);
+}
+
 /**
  * Refuse a replacement the original's entry hook cannot hand over to: a generator's hook delegates
- * with `yield*`, so generator-ness (and, for generators, async-ness) must match; a site without a hook
- * cannot be patched at all.
+ * with `yield*`, so generator-ness (and, for generators, async-ness) must match.
  */
 export function checkCompatible(site: SiteRow, c: Compiled, what: string): void {
-  const [name, kind, line, column, unpatchable] = site;
-  if (unpatchable) throw new LpError('LP_ERR_UNPATCHABLE', `${what}: ${name} (line ${line}:${column}) cannot be patched: ${unpatchable}`);
+  const [name, kind] = site;
   const generator = kind.includes('generator');
   const async = kind.includes('async');
   if (generator !== c.generator || (generator && async !== c.async)) {

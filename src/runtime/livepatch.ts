@@ -33,8 +33,9 @@ import {
   type Proc,
 } from '../engine/index.js';
 import { addr, Var } from '../engine/memory.js';
-import { checkCompatible, compiledFromFunction, compileIn, type Compiled } from './compile.js';
+import { checkCompatible, checkPatchable, compiledFromFunction, compileIn, type Compiled } from './compile.js';
 import { NodeHost, type HostRuntime } from './host.js';
+import { startControl } from './control.js';
 import { installHttpTasks } from './http.js';
 import { CALLBACKS, parsePatchFile, type Code, type PatchFile, type PatchObjectFile } from './patchfile.js';
 import { CODE_STRIDE, ModuleRecord, type Dispatch } from './registry.js';
@@ -320,11 +321,13 @@ export class Runtime implements Dispatch, HostRuntime {
   private compileObject(patch: string, rec: ModuleRecord, obj: PatchObjectFile, codes: number[]): void {
     obj.funcs.forEach((f, i) => {
       const what = `patch '${patch}': ${obj.name}: ${f.oldName}`;
-      const compiled = f.fn ? compiledFromFunction(f.fn as (...a: unknown[]) => unknown) : compileIn(rec, f.source!, what);
       const sites = rec.lookup(f.oldName);
-      const site = sites[Math.max(f.oldSympos ?? 0, 1) - 1];
+      const code = sites[Math.max(f.oldSympos ?? 0, 1) - 1];
       // A missing or ambiguous name is the engine's to report (klp_find_object_symbol), with its message.
-      if (site !== undefined && (sites.length === 1 || (f.oldSympos ?? 0) > 0)) checkCompatible(rec.site(site), compiled, what);
+      const site = code !== undefined && (sites.length === 1 || (f.oldSympos ?? 0) > 0) ? rec.site(code) : null;
+      if (site) checkPatchable(site, what);
+      const compiled = f.fn ? compiledFromFunction(f.fn as (...a: unknown[]) => unknown) : compileIn(rec, f.source!, what);
+      if (site) checkCompatible(site, compiled, what);
       this.replacements.set(codes[i], { ...compiled, patch });
     });
   }
@@ -542,13 +545,17 @@ async function* trackedAsync(inner: AsyncIterable<unknown>, task: Task, code: nu
 
 const KEY = Symbol.for('livepatch.runtime');
 
-/** The process's runtime, created on first use and published for instrumented code. */
+/**
+ * The process's runtime, created on first use and published for instrumented code, with its control
+ * socket (unless LIVEPATCH_CONTROL=0).
+ */
 export function installRuntime(): Runtime {
   const g = globalThis as unknown as Record<symbol, Runtime | undefined>;
   let rt = g[KEY];
   if (!rt) {
     rt = g[KEY] = new Runtime();
     installHttpTasks(rt);
+    if (process.env.LIVEPATCH_CONTROL !== '0') startControl(rt);
   }
   return rt;
 }
