@@ -268,7 +268,7 @@ export class ControlClient {
         () => this.fail(new LpError('LP_ERR_BAD_MESSAGE', `process ${pid} sent a line longer than ${MAX_LINE} bytes`)),
       ),
     );
-    conn.on('error', (e) => this.fail(new LpError('LP_ERR_NO_PROCESS', `process ${pid}: ${e.message}`)));
+    conn.on('error', (e) => this.fail(new LpError('LP_ERR_NO_PROCESS', `process ${pid} closed the control connection (${e.message}): did it exit?`)));
     conn.on('close', () => this.fail(new LpError('LP_ERR_NO_PROCESS', `process ${pid} closed the control connection (did it exit?)`)));
   }
 

@@ -1,57 +1,53 @@
-// A real Node.js process serving the control socket, for the control-socket and CLI tests. Its one
-// instrumented module is written by hand to the ABI of docs/runtime.md, so that these tests need no
-// loader: `price` is a plain function, `hold` an async one that stays active in its task as long as asked.
+// A real app under `node --import register.js`, for the control-socket and CLI tests: its one patchable
+// module has `price`, a plain function, and `hold`, an async one that stays active in its task as long
+// as asked. Its control socket is the one installRuntime() starts.
 //
-// The child reads commands on stdin: `hold <ms>` starts a task `job:hold` that runs hold(ms), `price <n>`
-// prints price(n). It prints `ready` once its socket is listening.
+// The app reads commands on stdin: `hold <ms>` starts a task `job:hold` that runs hold(ms), `price <n>`
+// prints price(n). It prints `ready` once it runs (the socket listens before the app's first line).
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 export const MODULE = './lib/price.js';
-export const SOURCE = `export function price(n) { return n * 2; }
-export async function hold(ms) { await new Promise((r) => setTimeout(r, ms)); return 'held'; }
+export const SOURCE = `export function price(n) {
+  return n * 2;
+}
+
+export async function hold(ms) {
+  await new Promise((r) => setTimeout(r, ms));
+  return 'held';
+}
 `;
 export const SHA256 = createHash('sha256').update(SOURCE, 'utf8').digest('hex');
 
-const SITES = JSON.stringify({
-  v: 1,
-  s: [
-    ['price', 'function', 1, 7, ''],
-    ['hold', 'function+async', 2, 7, ''],
-  ],
-  b: ['price', 'hold'],
-});
+const dist = (p: string) => new URL(`../../src/runtime/${p}`, import.meta.url);
 
-/** SOURCE as instrument() makes it: same lines, entry hooks, activation tracking of the async function. */
-const INSTRUMENTED = `var __lp$M = globalThis[Symbol.for('livepatch.runtime')]?.module(${JSON.stringify(MODULE)}, ${JSON.stringify(SHA256)}, ${JSON.stringify(SITES)}, __lp$eval);export function price(n) { if (__lp$M?.on) { const __lp$r = __lp$M.r(0, this, [n]); if (__lp$r !== __lp$M) return __lp$r; } return n * 2; }
-export async function hold(ms) { if (__lp$M?.on) { const __lp$r = __lp$M.r(1, this, [ms]); if (__lp$r !== __lp$M) return __lp$r; } const __lp$t = __lp$M?.a(1); try { await new Promise((r) => setTimeout(r, ms)); return 'held'; } finally { __lp$M?.x(__lp$t, 1); } }
-function __lp$eval(__lp$s) { 'use strict'; return eval(__lp$s) }
-`;
+const MAIN = `import { createInterface } from 'node:readline';
+import { runTask } from ${JSON.stringify(dist('index.js').href)};
+import { hold, price } from './lib/price.js';
 
-const url = (p: string) => new URL(`../../src/runtime/${p}`, import.meta.url).href;
-
-const MAIN = `
-import { installRuntime } from ${JSON.stringify(url('livepatch.js'))};
-import { runTask } from ${JSON.stringify(url('index.js'))};
-import { startControl } from ${JSON.stringify(url('control.js'))};
-import { createInterface } from 'node:readline';
-const rt = installRuntime();
-const app = await import('data:text/javascript,' + encodeURIComponent(${JSON.stringify(INSTRUMENTED)}));
-startControl(rt);
-// The socket is unref'd: this keeps the process alive until stdin closes.
+// The control socket is unref'd: this keeps the app alive until stdin closes.
 const keep = setInterval(() => {}, 1 << 30);
-createInterface({ input: process.stdin }).on('line', (line) => {
-  const [cmd, arg] = line.split(' ');
-  if (cmd === 'hold') void runTask('job:hold', () => app.hold(Number(arg)));
-  if (cmd === 'price') console.log(String(app.price(Number(arg))));
-}).on('close', () => clearInterval(keep));
+createInterface({ input: process.stdin })
+  .on('line', (line) => {
+    const [cmd, arg] = line.split(' ');
+    if (cmd === 'hold') void runTask('job:hold', () => hold(Number(arg)));
+    if (cmd === 'price') console.log(String(price(Number(arg))));
+  })
+  .on('close', () => clearInterval(keep));
 console.log('ready');
 `;
+
+const APP: Record<string, string> = {
+  'package.json': '{ "type": "module" }',
+  'livepatch.config.json': '{ "include": ["lib/**"] }',
+  'main.js': MAIN,
+  'lib/price.js': SOURCE,
+};
 
 export interface Child {
   proc: ChildProcessWithoutNullStreams;
@@ -72,9 +68,15 @@ export function freshTmp(): string {
 }
 
 export async function startChild(tmp = freshTmp(), env: Record<string, string> = {}): Promise<Child> {
-  // LIVEPATCH_CONTROL=0: the child starts its socket itself, once, after its module has loaded.
-  const proc = spawn(process.execPath, ['--input-type=module', '-e', MAIN], {
-    env: { ...process.env, TMPDIR: tmp, LIVEPATCH_CONTROL: '0', LIVEPATCH_LOG: 'off', ...env },
+  const root = mkdtempSync(join(tmp, 'app-'));
+  for (const [path, text] of Object.entries(APP)) {
+    mkdirSync(join(root, path, '..'), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  const { LIVEPATCH_CONFIG: _c, LIVEPATCH_ROOT: _r, LIVEPATCH_CONTROL: _s, NODE_OPTIONS: _o, ...clean } = process.env;
+  const proc = spawn(process.execPath, ['--import', dist('register.js').pathname, 'main.js'], {
+    cwd: root,
+    env: { ...clean, TMPDIR: tmp, LIVEPATCH_LOG: 'off', ...env },
   });
   const lines: string[] = [];
   let stderr = '';

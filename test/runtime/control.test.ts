@@ -58,13 +58,14 @@ test('list, status, modules, functions, log', async () => {
   const st = await client.call<TransitionStatus>('status', { limit: 5 });
   assert.equal(st.patch, null);
   assert.equal(st.targetState, 'idle');
-  assert.deepEqual(await client.call('modules'), [{ name: MODULE, sha256: SHA256, functions: 2, patched: 0 }]);
+  assert.deepEqual(await client.call('modules'), [{ name: MODULE, sha256: SHA256, functions: 3, patched: 0 }]);
   const funcs = await client.call<Array<{ name: string; sympos: number; kind: string }>>('functions', { module: MODULE });
   assert.deepEqual(
     funcs.map((f) => [f.name, f.sympos, f.kind]),
     [
       ['price', 1, 'function'],
       ['hold', 1, 'function+async'],
+      ['hold><anonymous>', 1, 'arrow'],
     ],
   );
   await assert.rejects(client.call('functions', { module: './nope.js' }), { code: 'LP_ERR_NOT_INSTRUMENTED' });

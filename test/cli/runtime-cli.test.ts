@@ -1,0 +1,166 @@
+// The process commands of the CLI against a live process: what a user types, what they see, the exit status.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { freshTmp, MODULE, SHA256, SOURCE, startChild, type Child } from '../runtime/control-child.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+let child: Child;
+
+before(async () => {
+  child = await startChild();
+});
+
+after(() => child.stop());
+
+/** Run the CLI seeing `tmp`'s sockets (the child's by default). Async: the child must keep serving meanwhile. */
+function cli(args: string[], tmp = child.tmp): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, TMPDIR: tmp } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    p.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    p.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+function patchFile(name: string, funcs: Array<{ oldName: string; source: string }>, sha256 = SHA256): string {
+  const file = join(child.tmp, `${name}.json`);
+  writeFileSync(file, JSON.stringify({ name, objs: [{ name: MODULE, sha256, funcs }] }));
+  return file;
+}
+
+const HOLD_V2 = { oldName: 'hold', source: "async function (ms) { return 'v2' }" };
+
+test('ps: the process and its ping; --json', async () => {
+  const r = await cli(['ps']);
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split('\n');
+  assert.match(lines[0], /^PID +NODE +LIVEPATCH +HOOKS$/);
+  assert.match(lines[1], new RegExp(`^${child.pid} +${process.version} +\\d+\\.\\d+\\.\\d+ +none$`));
+  const json = await cli(['ps', '--json']);
+  assert.deepEqual(
+    (JSON.parse(json.stdout) as Array<{ pid: number }>).map((p) => p.pid),
+    [child.pid],
+  );
+});
+
+test('list, modules, functions, status when idle', async () => {
+  assert.deepEqual(await cli(['list', '--pid', String(child.pid)]), { status: 0, stdout: 'no patches\n', stderr: '' });
+  const mods = await cli(['modules']);
+  assert.equal(mods.status, 0);
+  assert.match(mods.stdout, new RegExp(`^\\./lib/price\\.js +3 +0 +${SHA256}$`, 'm'));
+  const funcs = await cli(['functions', MODULE]);
+  assert.match(funcs.stdout, /^hold +1 +function\+async +5:\d+ +yes$/m);
+  const st = await cli(['status']);
+  assert.equal(st.stdout, 'idle: no transition in progress (1 tasks)\n');
+  assert.equal(JSON.parse((await cli(['status', '--json'])).stdout).patch, null);
+});
+
+test('hash: what a patch needs as sha256', async () => {
+  const file = join(child.tmp, 'price.js');
+  writeFileSync(file, `\uFEFF${SOURCE}`);
+  assert.deepEqual(await cli(['hash', file]), { status: 0, stdout: `${SHA256}  ${file}\n`, stderr: '' });
+});
+
+test('enable --wait: progress while a task holds the function, then done; status names the holder', async () => {
+  child.send('hold 1500');
+  await new Promise((r) => setTimeout(r, 100));
+  const enabling = cli(['enable', patchFile('v2', [HOLD_V2]), '--wait', '--timeout', '20']);
+  await new Promise((r) => setTimeout(r, 500));
+  const st = await cli(['status']);
+  assert.match(st.stdout, /^transition: 'v2' patching for .*, 1 of 2 tasks not switched/);
+  assert.match(st.stdout, /^job:hold +\d+ +\S+ +unpatched +hold \(\.\/lib\/price\.js\) for \S+$/m);
+  const r = await enabling;
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^waiting: 'v2' patching/m);
+  assert.match(r.stdout, /^v2 +enabled +1 +\.\/lib\/price\.js \(patched, 1 funcs\)$/m);
+  assert.equal((await cli(['status'])).stdout, 'idle: no transition in progress (1 tasks)\n');
+});
+
+test('disable --wait, and a --wait that times out: exit 1, the blocking task printed, one error line', async () => {
+  const d = await cli(['disable', 'v2', '--wait']);
+  assert.equal(d.status, 0, d.stderr);
+  assert.match(d.stdout, /^v2 +disabled/m);
+  child.send('hold 3000');
+  await new Promise((r) => setTimeout(r, 100));
+  const r = await cli(['enable', patchFile('v3', [HOLD_V2]), '--wait', '--timeout', '1']);
+  assert.equal(r.status, 1);
+  assert.match(r.stdout, /^job:hold .* hold \(\.\/lib\/price\.js\)/m);
+  assert.match(r.stderr, /^livepatch: LP_ERR_TIMEOUT: transition of 'v3' not done after 1s; .*\n$/);
+  // Reverse it: the held task never ran the new code, so unpatching needs no wait for it.
+  const back = await cli(['disable', 'v3', '--wait', '--json']);
+  assert.equal(back.status, 0, back.stderr);
+  assert.equal(JSON.parse(back.stdout)[0].enabled, false);
+});
+
+test('refusals of the process: their code, exit 1', async () => {
+  const r = await cli(['enable', patchFile('bad', [HOLD_V2], 'e'.repeat(64))]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^livepatch: LP_ERR_SHA_MISMATCH: /);
+  assert.match((await cli(['force', 'nope'])).stderr, /^livepatch: LP_ERR_NO_SUCH_PATCH: /);
+  assert.match((await cli(['functions', './nope.js'])).stderr, /^livepatch: LP_ERR_NOT_INSTRUMENTED: /);
+});
+
+test('log: the runtime log lines', async () => {
+  const r = await cli(['log']);
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /^livepatch: 'v2': patching complete$/m);
+});
+
+test('no process: LP_ERR_NO_PROCESS, exit 1', async () => {
+  const empty = freshTmp();
+  assert.deepEqual(await cli(['ps'], empty), { status: 0, stdout: 'no process has a livepatch control socket\n', stderr: '' });
+  for (const args of [['list'], ['status', '--pid', '4194305']]) {
+    const r = await cli(args, empty);
+    assert.equal(r.status, 1, args.join(' '));
+    assert.match(r.stderr, /^livepatch: LP_ERR_NO_PROCESS: [^\n]*\n$/);
+  }
+});
+
+test('bad input: one line with its code, exit 2, nothing sent', async () => {
+  const notJson = join(child.tmp, 'not.json');
+  writeFileSync(notJson, '{ nope');
+  const cases: Array<[string[], string]> = [
+    [['list', '--bogus'], 'LP_ERR_USAGE'],
+    [['list', 'extra'], 'LP_ERR_USAGE'],
+    [['status', '--limit', 'x'], 'LP_ERR_USAGE'],
+    [['status', '--pid', 'abc'], 'LP_ERR_USAGE'],
+    [['status', '--pid'], 'LP_ERR_USAGE'],
+    [['enable'], 'LP_ERR_USAGE'],
+    [['enable', notJson, '--timeout', '3'], 'LP_ERR_USAGE'],
+    [['disable'], 'LP_ERR_USAGE'],
+    [['functions'], 'LP_ERR_USAGE'],
+    [['hash'], 'LP_ERR_USAGE'],
+    [['hash', join(child.tmp, 'missing.js')], 'LP_ERR_USAGE'],
+    [['enable', join(child.tmp, 'missing.json')], 'LP_ERR_PATCH_FILE'],
+    [['enable', notJson], 'LP_ERR_PATCH_FILE'],
+    [['enable', patchFile('short', [HOLD_V2], 'abc')], 'LP_ERR_PATCH_FILE'],
+  ];
+  const results = await Promise.all(cases.map(([args]) => cli(args)));
+  cases.forEach(([args, code], i) => {
+    const r = results[i];
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, new RegExp(`^livepatch: ${code}: [^\\n]*\\n$`), args.join(' '));
+  });
+  assert.equal((await cli(['list'])).stdout.includes('short'), false);
+});
+
+test('two processes: --pid is required', async () => {
+  const second = await startChild(child.tmp);
+  try {
+    const r = await cli(['list']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^livepatch: LP_ERR_USAGE: 2 processes have a control socket .*: give --pid/);
+    assert.equal((await cli(['list', '--pid', String(second.pid)])).status, 0);
+  } finally {
+    await second.stop();
+  }
+});
