@@ -1,0 +1,22 @@
+// Node 20: the CJS half of the loader. Every CommonJS module, whether required or imported, ends in
+// `Module.prototype._compile`; so does require(esm) (with format 'module'), which the ESM hooks of
+// `module.register` never see.
+
+import Module from 'node:module';
+import type { Loader } from './loader.js';
+
+type Compile = (this: unknown, content: string, filename: string, ...rest: unknown[]) => unknown;
+
+export function patchCompile(loader: Loader): void {
+  const proto = Module.prototype as unknown as { _compile: Compile };
+  const original = proto._compile;
+  proto._compile = function (content, filename, ...rest) {
+    let code = content;
+    try {
+      code = loader.transform(content, filename, rest[0] === 'module' ? 'module' : 'commonjs');
+    } catch {
+      // loading goes on with the original source
+    }
+    return original.call(this, code, filename, ...rest);
+  };
+}

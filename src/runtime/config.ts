@@ -1,0 +1,142 @@
+// Which files are patchable, and the object name each one gets (the kernel's klp_object name).
+//
+// The config is plain JSON so that the Node 20 loader thread can receive it through `module.register`'s
+// `data`; the matchers are rebuilt from it on each side (see selectorFor).
+
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LpError } from '../engine/errors.js';
+
+const CONFIG_FILE = 'livepatch.config.json';
+
+export interface LoaderConfig {
+  /** Absolute real path of the app root: object names of the app's files are relative to it. */
+  root: string;
+  /** Globs over root-relative POSIX paths of the app's own files (node_modules is never matched). */
+  include: string[];
+  /** Globs matched against root-relative paths of the app's files and against package object names (`pkg/lib/x.js`). */
+  exclude: string[];
+  /** node_modules packages whose files are instrumented. */
+  packages: string[];
+  /** Where cache.ts keeps instrumented sources. */
+  cacheDir: string;
+}
+
+const DEFAULT_INCLUDE = ['**/*.js', '**/*.mjs', '**/*.cjs'];
+const JS_FILE = /\.[cm]?js$/;
+
+/**
+ * Reads the config: `$LIVEPATCH_CONFIG` if set, else `<root>/livepatch.config.json` if it exists, else the
+ * defaults. Root is `$LIVEPATCH_ROOT` or the working directory. Throws LP_ERR_CONFIG.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): LoaderConfig {
+  const root = realRoot(resolve(cwd, env.LIVEPATCH_ROOT || '.'));
+  const file = env.LIVEPATCH_CONFIG ? resolve(cwd, env.LIVEPATCH_CONFIG) : join(root, CONFIG_FILE);
+  const config: LoaderConfig = {
+    root,
+    include: DEFAULT_INCLUDE,
+    exclude: [],
+    packages: [],
+    cacheDir: join(root, 'node_modules', '.cache', 'livepatch'),
+  };
+  if (!env.LIVEPATCH_CONFIG && !existsSync(file)) return config;
+  const bad = (field: string, why: string) => new LpError('LP_ERR_CONFIG', `${file}: ${field}: ${why}`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw bad('(file)', `cannot read: ${(e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw bad('(file)', `not JSON: ${(e as Error).message}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw bad('(top level)', 'expected an object');
+  for (const [field, value] of Object.entries(json)) {
+    if (field === 'cacheDir') {
+      if (typeof value !== 'string' || value === '') throw bad(field, 'expected a non-empty string');
+      config.cacheDir = resolve(root, value);
+    } else if (field === 'include' || field === 'exclude' || field === 'packages') {
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && v !== '')) {
+        throw bad(field, 'expected an array of non-empty strings');
+      }
+      config[field] = value;
+    } else {
+      throw bad(field, 'unknown field (known: include, exclude, packages, cacheDir)');
+    }
+  }
+  return config;
+}
+
+// Node reports modules by their real paths, so the root must be real too (e.g. /tmp behind a symlink).
+function realRoot(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/** The object name of a patchable file, or null when the file is not patchable. */
+export type Selector = (filename: string) => string | null;
+
+// livepatch's own compiled code (this file is dist/src/runtime/config.js): never instrumented, so the
+// runtime cannot patch itself out from under the process.
+const SELF = resolve(fileURLToPath(import.meta.url), '..', '..') + sep;
+
+export function selectorFor(config: LoaderConfig): Selector {
+  const include = config.include.map(globToRegExp);
+  const exclude = config.exclude.map(globToRegExp);
+  const packages = new Set(config.packages);
+  const excluded = (path: string) => exclude.some((re) => re.test(path));
+  return (filename) => {
+    if (!isAbsolute(filename) || !JS_FILE.test(filename) || filename.startsWith(SELF)) return null;
+    if (filename.includes(`${sep}node_modules${sep}`)) {
+      const pkg = packageObjectName(filename);
+      return pkg !== null && packages.has(pkg.pkg) && !excluded(pkg.name) ? pkg.name : null;
+    }
+    const path = rootRelative(config.root, filename);
+    if (path === null || !include.some((re) => re.test(path)) || excluded(path)) return null;
+    return `./${path}`;
+  };
+}
+
+function rootRelative(root: string, filename: string): string | null {
+  const path = relative(root, filename);
+  if (path === '..' || path.startsWith(`..${sep}`) || isAbsolute(path)) return null;
+  return path.split(sep).join('/');
+}
+
+/** `<pkg>/<path in package>` for a file inside node_modules, naming the nearest package. */
+function packageObjectName(filename: string): { pkg: string; name: string } | null {
+  const parts = filename.split(sep);
+  const at = parts.lastIndexOf('node_modules');
+  if (at < 0) return null;
+  const scoped = parts[at + 1]?.startsWith('@') ? 2 : 1;
+  const pkg = parts.slice(at + 1, at + 1 + scoped).join('/');
+  const rest = parts.slice(at + 1 + scoped);
+  if (rest.length === 0 || pkg.startsWith('.')) return null;
+  return { pkg, name: `${pkg}/${rest.join('/')}` };
+}
+
+/**
+ * A glob over POSIX paths: `**` as a whole segment matches any number of segments (zero included), `*`
+ * any characters but `/`, `?` one character but `/`. A leading `./` is ignored.
+ */
+export function globToRegExp(glob: string): RegExp {
+  const segments = glob.replace(/^\.\//, '').split('/');
+  let re = '';
+  segments.forEach((segment, i) => {
+    const last = i === segments.length - 1;
+    if (segment === '**') {
+      re += last ? '.*' : '(?:[^/]*/)*';
+      return;
+    }
+    re += segment.replace(/[.+^${}()|[\]\\]|\*|\?/g, (c) => (c === '*' ? '[^/]*' : c === '?' ? '[^/]' : `\\${c}`));
+    if (!last) re += '/';
+  });
+  return new RegExp(`^${re}$`);
+}

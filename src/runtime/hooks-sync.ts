@@ -1,0 +1,58 @@
+// Node >= 22.15 / 23.5: one in-thread `load` hook (module.registerHooks) instruments ESM and CJS alike,
+// whether reached by import, require or require(esm).
+
+import { readFileSync } from 'node:fs';
+import Module from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LoaderConfig } from './config.js';
+import type { Format } from './instrument.js';
+import { Loader, type LoadResult } from './loader.js';
+
+// Not in @types/node 20, which this project compiles against.
+type NextLoad = (url: string, context?: object) => LoadResult;
+type RegisterHooks = (hooks: { load(url: string, context: object, next: NextLoad): LoadResult }) => unknown;
+
+export function installSyncHooks(config: LoaderConfig): void {
+  const loader = new Loader(config);
+  const registerHooks = (Module as unknown as { registerHooks: RegisterHooks }).registerHooks;
+  registerHooks({
+    load(url, context, nextLoad) {
+      const result = nextLoad(url, context);
+      try {
+        if (!url.startsWith('file:')) return result;
+        const filename = fileURLToPath(url);
+        const format = jsFormat(result.format, filename);
+        return format === null ? result : loader.transformLoaded(result, filename, format);
+      } catch {
+        return result;
+      }
+    },
+  });
+}
+
+// A CJS file required from CJS that ESM imported arrives without a format: work it out as Node does
+// from the extension and the nearest package.json "type".
+function jsFormat(format: string | null | undefined, filename: string): Format | null {
+  if (format === 'commonjs' || format === 'module') return format;
+  if (format != null) return null;
+  if (filename.endsWith('.mjs')) return 'module';
+  if (filename.endsWith('.cjs')) return 'commonjs';
+  return filename.endsWith('.js') && packageType(dirname(filename)) === 'module' ? 'module' : 'commonjs';
+}
+
+const typeOfDir = new Map<string, string | undefined>();
+
+function packageType(dir: string): string | undefined {
+  if (typeOfDir.has(dir)) return typeOfDir.get(dir);
+  let type: string | undefined;
+  try {
+    const json = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { type?: unknown };
+    type = typeof json.type === 'string' ? json.type : undefined;
+  } catch (e) {
+    const parent = dirname(dir);
+    type = (e as NodeJS.ErrnoException).code === 'ENOENT' && parent !== dir ? packageType(parent) : undefined;
+  }
+  typeOfDir.set(dir, type);
+  return type;
+}

@@ -1,0 +1,73 @@
+// The one load-time transform every hook shares (the in-thread load hook, the Node 20 ESM hook in the
+// loader thread, the Node 20 `_compile` patch): is the file patchable, is it cached, instrument it.
+// Nothing here may break loading: a module that cannot be instrumented runs unchanged, with one
+// warning line.
+
+import { readFileSync, writeSync } from 'node:fs';
+import Module from 'node:module';
+import { InstrumentCache, cacheKey, sha256 } from './cache.js';
+import { selectorFor, type LoaderConfig, type Selector } from './config.js';
+import { instrument, type Format } from './instrument.js';
+
+/** What a `load` hook's nextLoad returns (the types are not in @types/node 20). */
+export interface LoadResult {
+  format?: string | null;
+  source?: string | ArrayBuffer | Uint8Array | null;
+}
+
+/** `module.registerHooks` (in-thread, sync, sees require(esm) too) exists from Node 22.15 / 23.5. */
+export const hookPath: 'sync' | 'async' =
+  typeof (Module as { registerHooks?: unknown }).registerHooks === 'function' ? 'sync' : 'async';
+
+// Part of every cache key, so that a changed instrumenter never serves output of the old one.
+const INSTRUMENTER_VERSION = sha256(readFileSync(new URL('./instrument.js', import.meta.url), 'utf8'));
+
+export class Loader {
+  private readonly select: Selector;
+  private readonly cache: InstrumentCache;
+  private readonly warned = new Set<string>();
+
+  constructor(config: LoaderConfig) {
+    this.select = selectorFor(config);
+    this.cache = new InstrumentCache(config.cacheDir);
+  }
+
+  /** The source to run for `filename`: instrumented, or `source` itself. */
+  transform(source: string, filename: string, format: Format): string {
+    const id = this.select(filename);
+    return id === null ? source : this.instrumented(id, source, format);
+  }
+
+  /** A load hook's result with its source instrumented, or `result` itself. */
+  transformLoaded<R extends LoadResult>(result: R, filename: string, format: Format): R {
+    const id = this.select(filename);
+    if (id === null || result.source == null) return result;
+    const source = typeof result.source === 'string' ? result.source : new TextDecoder().decode(result.source);
+    const code = this.instrumented(id, source, format);
+    return code === source ? result : { ...result, source: code };
+  }
+
+  private instrumented(id: string, source: string, format: Format): string {
+    try {
+      const key = cacheKey(source, id, format, INSTRUMENTER_VERSION);
+      let code = this.cache.get(key);
+      if (code === undefined) {
+        code = instrument(source, { id, format }).code;
+        this.cache.set(key, code);
+      }
+      return code;
+    } catch (e) {
+      this.warn(id, e);
+      return source;
+    }
+  }
+
+  private warn(id: string, e: unknown): void {
+    if (this.warned.has(id)) return;
+    this.warned.add(id);
+    const reason = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+    // writeSync: on Node 20 this runs in the loader thread, whose process.stderr is an async pipe to
+    // the main thread that may not be flushed before the process exits.
+    writeSync(2, `livepatch: warning: ${id}: not instrumented: ${reason}\n`);
+  }
+}

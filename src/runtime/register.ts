@@ -1,0 +1,30 @@
+// The entry of `node --import livepatch/register app.js`: installs the runtime, then the loader hooks
+// that instrument the app's patchable modules as they load. A bad config is reported once and the app
+// then loads unchanged (fail open: livepatch must never be the reason a service does not start).
+
+import Module from 'node:module';
+import { isLpError } from '../engine/errors.js';
+import { patchCompile } from './cjs.js';
+import { loadConfig } from './config.js';
+import type { HooksData } from './hooks-async.js';
+import { installSyncHooks } from './hooks-sync.js';
+import { installRuntime } from './livepatch.js';
+import { Loader, hookPath } from './loader.js';
+
+installRuntime();
+try {
+  const config = loadConfig();
+  // Instrumented code has its columns shifted on touched lines; the inline maps restore them.
+  process.setSourceMapsEnabled(true);
+  if (hookPath === 'sync') {
+    installSyncHooks(config);
+  } else {
+    const data: HooksData = { config };
+    Module.register('./hooks-async.js', { parentURL: import.meta.url, data });
+    patchCompile(new Loader(config));
+  }
+} catch (e) {
+  process.stderr.write(
+    isLpError(e) ? `livepatch: ${e.toString()}\n` : `livepatch: warning: loader hooks not installed: ${String(e)}\n`,
+  );
+}
