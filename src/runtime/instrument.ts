@@ -126,7 +126,7 @@ function simpleParams(params: Pattern[]): boolean {
   return params.every((p, i) => p.type === 'Identifier' || (p.type === 'RestElement' && p.argument.type === 'Identifier' && i === params.length - 1));
 }
 
-function patternNames(p: Pattern, out: string[]): void {
+export function patternNames(p: Pattern, out: string[]): void {
   switch (p.type) {
     case 'Identifier':
       out.push(p.name);
@@ -153,7 +153,7 @@ function patternNames(p: Pattern, out: string[]): void {
  * with `lexical`, the list's own let/const/class/function/import declarations. Function declarations
  * in nested blocks are included too (sloppy mode hoists them).
  */
-function declaredNames(body: readonly AnyNode[], lexical: boolean, out: string[]): void {
+export function declaredNames(body: readonly AnyNode[], lexical: boolean, out: string[]): void {
   for (const s of body) {
     switch (s.type) {
       case 'VariableDeclaration':

@@ -1,26 +1,206 @@
-// Interim version (the lead's), to be replaced by the instrumenter helper's acorn-based one with the
-// same signature (docs/runtime.md "Patch files").
+// A replacement's source text (docs/runtime.md "Patch files") → an expression the module's strict eval
+// host turns into the new function. Everything a patch author can get wrong is refused here with a
+// stable code, before anything is compiled: a syntax error, a source that is not exactly one function,
+// `super` or `#private` (which do not compile outside their class), and free names the module's scope
+// cannot resolve: kpatch refuses a patch module with unresolved relocations the same way.
 
-import { Parser } from 'acorn';
-import { LpError } from '../engine/index.js';
+import { Parser, getLineInfo, type AnyNode, type Expression, type Node, type Property } from 'acorn';
+import { base, recursive, type RecursiveVisitors } from 'acorn-walk';
+import { LpError } from '../engine/errors.js';
+import { declaredNames, patternNames } from './instrument.js';
 
 export interface ParsedReplacement {
+  /** Evaluates to the function in a strict direct eval. */
   expr: string;
   kind: 'function' | 'arrow' | 'method' | 'getter' | 'setter' | 'constructor';
   async: boolean;
   generator: boolean;
+  /** Free identifiers of the source, resolved or not (for the record). */
   freeNames: string[];
 }
 
-export function parseReplacement(source: string, _moduleBindings: readonly string[]): ParsedReplacement {
-  const asExpr = `(${source}\n)`;
+/** Parsed under the strictness the eval host compiles it with. */
+const STRICT = '"use strict";';
+const AS_EXPRESSION = { open: `${STRICT}(`, close: '\n)' };
+const AS_METHOD = { open: `${STRICT}({ `, close: '\n})' };
+
+type Attempt = { node: Expression; text: string } | { error: SyntaxError & { pos: number }; text: string };
+
+function attempt(source: string, wrap: { open: string; close: string }): Attempt {
+  const text = wrap.open + source + wrap.close;
   try {
-    const node = Parser.parseExpressionAt(asExpr, 0, { ecmaVersion: 'latest' }) as unknown as { type: string; async: boolean; generator: boolean; expression?: { type: string } };
-    const kind = node.type === 'ArrowFunctionExpression' ? 'arrow' : 'function';
-    if (node.type !== 'FunctionExpression' && node.type !== 'ArrowFunctionExpression') throw new LpError('LP_ERR_PATCH_SYNTAX', 'the source is not a function');
-    return { expr: asExpr, kind, async: node.async, generator: node.generator, freeNames: [] };
+    const program = Parser.parse(text, { ecmaVersion: 'latest', sourceType: 'script', allowSuperOutsideMethod: true });
+    const stmt = program.body[1];
+    // More than the wrapper's one statement: the source closed the wrapper itself.
+    if (program.body.length !== 2 || stmt.type !== 'ExpressionStatement') throw notOneFunction('a list of statements');
+    return { node: stmt.expression, text };
   } catch (e) {
-    if (e instanceof LpError) throw e;
-    throw new LpError('LP_ERR_PATCH_SYNTAX', (e as Error).message);
+    if (!(e instanceof SyntaxError) || typeof (e as { pos?: unknown }).pos !== 'number') throw e;
+    return { error: e as SyntaxError & { pos: number }, text };
+  }
+}
+
+function syntaxError(source: string, a: Extract<Attempt, { error: unknown }>, open: string): LpError {
+  const at = Math.max(0, Math.min(source.length, a.error.pos - open.length));
+  const { line, column } = getLineInfo(source, at);
+  const said = a.error.message.replace(/ \(\d+:\d+\)$/, '');
+  // Outside a class acorn stops at the first private name (`this.#x`, `#x in o`): that is the reason.
+  const priv = /^#[\p{ID_Continue}$]+/u.exec(source.slice(at));
+  if (priv) {
+    return new LpError(
+      'LP_ERR_UNPATCHABLE',
+      `the replacement uses the private name ${priv[0]} (${line}:${column + 1}), which only compiles inside its class; ` +
+        'patch it with code that reaches the state through public members, or patch the methods that use it',
+    );
+  }
+  return new LpError('LP_ERR_PATCH_SYNTAX', `the replacement does not parse: ${line}:${column + 1}: ${said}`);
+}
+
+const notOneFunction = (what: string) =>
+  new LpError('LP_ERR_PATCH_SYNTAX', `the replacement must be one function expression, arrow or method definition, not ${what}`);
+
+/** The method-definition form: `total() {…}`, `get x() {…}`, `constructor(a) {…}`, … */
+function fromMethod(obj: AnyNode, text: string): { expr: string; kind: ParsedReplacement['kind']; fn: AnyNode } {
+  if (obj.type !== 'ObjectExpression') throw notOneFunction('that');
+  if (obj.properties.length !== 1) throw notOneFunction(`${obj.properties.length} definitions`);
+  const p = obj.properties[0] as Property;
+  if (p.type !== 'Property' || !(p.method || p.kind !== 'init')) throw notOneFunction('a property');
+  const fn = p.value as AnyNode;
+  const key = p.key as AnyNode;
+  const isCtor = p.method && !p.computed && !(fn.type === 'FunctionExpression' && (fn.async || fn.generator)) && ((key.type === 'Identifier' && key.name === 'constructor') || (key.type === 'Literal' && key.value === 'constructor'));
+  if (isCtor) return { expr: `(function ${text.slice(fn.start, fn.end)}\n)`, kind: 'constructor', fn };
+  // Taken from the literal by its one own key, so computed and symbol keys need no second evaluation.
+  const part = p.kind === 'init' ? 'value' : p.kind;
+  const body = text.slice(obj.start, obj.end);
+  return {
+    expr: `((__lp$o) => Object.getOwnPropertyDescriptor(__lp$o, Reflect.ownKeys(__lp$o)[0]).${part})(${body})`,
+    kind: p.kind === 'get' ? 'getter' : p.kind === 'set' ? 'setter' : 'method',
+    fn: obj,
+  };
+}
+
+/** Lexical scopes as sets of names, innermost last. */
+type Scope = { names: Set<string>; parent: Scope | null };
+
+function scopeOf(parent: Scope | null, fill: (out: string[]) => void): Scope {
+  const out: string[] = [];
+  fill(out);
+  return { names: new Set(out), parent };
+}
+
+function resolves(scope: Scope | null, name: string): boolean {
+  for (let s = scope; s; s = s.parent) if (s.names.has(name)) return true;
+  return false;
+}
+
+/** Names the code uses but does not declare, and whether it uses `super`. */
+function freeNamesOf(root: Node): { free: string[]; usesSuper: boolean } {
+  const free = new Set<string>();
+  let usesSuper = false;
+  const use = (name: string, scope: Scope) => {
+    if (!resolves(scope, name)) free.add(name);
+  };
+  const visitors: RecursiveVisitors<Scope> = {
+    Function(node, st, c) {
+      const scope = scopeOf(st, (out) => {
+        for (const p of node.params) patternNames(p, out);
+        if (node.type !== 'ArrowFunctionExpression') out.push('arguments');
+        if (node.type === 'FunctionExpression' && node.id) out.push(node.id.name);
+        if (node.body.type === 'BlockStatement') declaredNames(node.body.body, true, out);
+      });
+      base.Function!(node, scope, c);
+    },
+    BlockStatement(node, st, c) {
+      base.BlockStatement!(node, scopeOf(st, (out) => declaredNames(node.body, true, out)), c);
+    },
+    StaticBlock(node, st, c) {
+      base.StaticBlock!(node, scopeOf(st, (out) => declaredNames(node.body, true, out)), c);
+    },
+    SwitchStatement(node, st, c) {
+      base.SwitchStatement!(node, scopeOf(st, (out) => declaredNames(node.cases.flatMap((k) => k.consequent), true, out)), c);
+    },
+    ForStatement(node, st, c) {
+      base.ForStatement!(node, scopeOf(st, (out) => node.init?.type === 'VariableDeclaration' && declaredNames([node.init], true, out)), c);
+    },
+    ForInStatement(node, st, c) {
+      base.ForInStatement!(node, scopeOf(st, (out) => node.left.type === 'VariableDeclaration' && declaredNames([node.left], true, out)), c);
+    },
+    ForOfStatement(node, st, c) {
+      base.ForOfStatement!(node, scopeOf(st, (out) => node.left.type === 'VariableDeclaration' && declaredNames([node.left], true, out)), c);
+    },
+    CatchClause(node, st, c) {
+      base.CatchClause!(node, scopeOf(st, (out) => node.param && patternNames(node.param, out)), c);
+    },
+    Class(node, st, c) {
+      base.Class!(node, scopeOf(st, (out) => node.id && out.push(node.id.name)), c);
+    },
+    UnaryExpression(node, st, c) {
+      // `typeof maybeMissing` is how code asks whether a global exists: not a reference that must resolve.
+      if (node.operator !== 'typeof' || node.argument.type !== 'Identifier') c(node.argument, st);
+    },
+    Identifier(node, st) {
+      use(node.name, st);
+    },
+    Pattern(node, st, c) {
+      // Declared names resolve to their own scope; assigned ones must resolve like any reference.
+      if (node.type === 'Identifier') use(node.name, st);
+      else base.Pattern!(node, st, c);
+    },
+    Super() {
+      usesSuper = true;
+    },
+  };
+  recursive(root, { names: new Set<string>(), parent: null }, visitors);
+  return { free: [...free], usesSuper };
+}
+
+export function parseReplacement(source: string, moduleBindings: readonly string[]): ParsedReplacement {
+  const asExpr = attempt(source, AS_EXPRESSION);
+  let parsed: { expr: string; kind: ParsedReplacement['kind']; fn: AnyNode };
+  if ('node' in asExpr) {
+    const node = asExpr.node as AnyNode;
+    if (node.type !== 'FunctionExpression' && node.type !== 'ArrowFunctionExpression') {
+      const count = node.type === 'SequenceExpression' ? `${node.expressions.length} expressions` : `a ${node.type}`;
+      throw notOneFunction(count);
+    }
+    parsed = { expr: `(${source}\n)`, kind: node.type === 'ArrowFunctionExpression' ? 'arrow' : 'function', fn: node };
+  } else {
+    const asMethod = attempt(source, AS_METHOD);
+    if ('error' in asMethod) {
+      // Report the reading that got further: that is the one the author meant.
+      const methodFurther = asMethod.error.pos - AS_METHOD.open.length > asExpr.error.pos - AS_EXPRESSION.open.length;
+      if (isScript(source)) throw notOneFunction('a list of statements');
+      throw methodFurther ? syntaxError(source, asMethod, AS_METHOD.open) : syntaxError(source, asExpr, AS_EXPRESSION.open);
+    }
+    parsed = fromMethod(asMethod.node as AnyNode, asMethod.text);
+  }
+  const { free, usesSuper } = freeNamesOf(parsed.fn);
+  if (usesSuper) {
+    throw new LpError(
+      'LP_ERR_UNPATCHABLE',
+      'the replacement uses super, which only compiles inside its class; call the parent explicitly instead, e.g. Base.prototype.m.call(this, …)',
+    );
+  }
+  const bound = new Set(moduleBindings);
+  const unresolved = free.filter((n) => !bound.has(n) && !(n in globalThis) && n !== 'arguments');
+  if (unresolved.length > 0) {
+    throw new LpError(
+      'LP_ERR_UNRESOLVED',
+      `the replacement uses names the module's scope does not have: ${unresolved.join(', ')}; ` +
+        "it sees only the module's top-level bindings and the globals, not the locals of the original's enclosing functions",
+    );
+  }
+  const fn = parsed.fn.type === 'ObjectExpression' ? (parsed.fn.properties[0] as Property).value : parsed.fn;
+  const { async, generator } = fn as { async: boolean; generator: boolean };
+  return { expr: parsed.expr, kind: parsed.kind, async, generator, freeNames: free };
+}
+
+/** Whether the source is a valid list of statements (then the complaint is "not one function"). */
+function isScript(source: string): boolean {
+  try {
+    Parser.parse(source, { ecmaVersion: 'latest', sourceType: 'script' });
+    return true;
+  } catch {
+    return false;
   }
 }
