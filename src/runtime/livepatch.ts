@@ -5,6 +5,7 @@
 
 import { channel } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
+import { isMainThread } from 'node:worker_threads';
 import {
   copyProcess,
   enablePatchProc,
@@ -71,6 +72,12 @@ export class Runtime implements Dispatch, HostRuntime {
   private readonly modules: Array<ModuleRecord | null> = [null];
   private readonly byName = new Map<string, ModuleRecord>();
   private readonly replacements = new Map<number, Replacement>();
+  /**
+   * The handler's answer per hooked code while no transition runs: then it depends on no task (every
+   * func->transition is clear, so each stack's top wins) and changes only in an admin verb, after
+   * which this is emptied.
+   */
+  private readonly decided = new Map<number, number>();
   private nextReplacement = 1;
   private readonly pendingObjects = new Map<string, PendingObject[]>();
   /** Modules whose `on` flag is set: refreshed after every admin verb. */
@@ -117,19 +124,22 @@ export class Runtime implements Dispatch, HostRuntime {
   }
 
   redirect(m: ModuleRecord, code: number, thisArg: unknown, args: ArrayLike<unknown>): unknown {
-    const ops = this.klp.findOps(code);
-    if (ops < 0) return m;
-    const task = this.tasks.current();
-    const target = runToEnd(this.klp, handlerProc(CPU, task.id, ops));
+    let target = this.decided.get(code);
+    if (target === undefined) {
+      const ops = this.klp.findOps(code);
+      target = ops < 0 ? code : runToEnd(this.klp, handlerProc(CPU, this.tasks.current().id, ops));
+      if (this.klp.transitionPatch === null) this.decided.set(code, target);
+    }
     if (target === code) return m;
     const rep = this.replacements.get(target);
     if (!rep) return m;
-    return this.invoke(rep, target, task, thisArg, args);
+    return this.invoke(rep, target, thisArg, args);
   }
 
   /** Run a replacement; an async one or a generator is an activation of its code in the task. */
-  private invoke(rep: Replacement, code: number, task: Task, thisArg: unknown, args: ArrayLike<unknown>): unknown {
+  private invoke(rep: Replacement, code: number, thisArg: unknown, args: ArrayLike<unknown>): unknown {
     if (!rep.async && !rep.generator) return Reflect.apply(rep.fn, thisArg, args);
+    const task = this.tasks.current();
     const done = (): void => {
       if (task.exit(code)) this.activationEnded(task);
     };
@@ -240,6 +250,7 @@ export class Runtime implements Dispatch, HostRuntime {
   }
 
   private afterVerb(wasIdle: boolean, running: Task | null): void {
+    this.decided.clear();
     this.refreshHooks();
     this.releaseFreed();
     if (!this.klp.transitionPatch) {
@@ -438,7 +449,7 @@ export class Runtime implements Dispatch, HostRuntime {
   }
 
   status(limit = 100): TransitionStatus {
-    const now = performance.now();
+    const now = Date.now();
     const patch = this.klp.transitionPatch;
     const tgt = targetState(this.klp);
     const all = [this.tasks.root, ...this.tasks.live];
@@ -463,7 +474,7 @@ export class Runtime implements Dispatch, HostRuntime {
     return {
       patch: patch ? patch.name : null,
       targetState: tgt === TRANSITION_IDLE ? 'idle' : tgt === TRANSITION_PATCHED ? 'patching' : 'unpatching',
-      ageMs: patch ? Math.round(now - this.transitionStarted) : 0,
+      ageMs: patch ? Math.round(performance.now() - this.transitionStarted) : 0,
       tasks: all.length,
       blocked: blocked.slice(0, limit),
       attempts: this.klp.signalsCnt,
@@ -546,8 +557,8 @@ async function* trackedAsync(inner: AsyncIterable<unknown>, task: Task, code: nu
 const KEY = Symbol.for('livepatch.runtime');
 
 /**
- * The process's runtime, created on first use and published for instrumented code, with its control
- * socket (unless LIVEPATCH_CONTROL=0).
+ * The thread's runtime, created on first use and published for instrumented code, with the process's
+ * control socket (unless LIVEPATCH_CONTROL=0).
  */
 export function installRuntime(): Runtime {
   const g = globalThis as unknown as Record<symbol, Runtime | undefined>;
@@ -555,7 +566,9 @@ export function installRuntime(): Runtime {
   if (!rt) {
     rt = g[KEY] = new Runtime();
     installHttpTasks(rt);
-    if (process.env.LIVEPATCH_CONTROL !== '0') startControl(rt);
+    // One socket per process, served by the main thread: a worker thread has its own runtime (its own
+    // modules and tasks) but shares the pid, and must not take the socket over.
+    if (isMainThread && process.env.LIVEPATCH_CONTROL !== '0') startControl(rt);
   }
   return rt;
 }

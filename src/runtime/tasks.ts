@@ -7,7 +7,6 @@
 // task's stack, so these suspended activations are exactly what can hold old code.
 
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { performance } from 'node:perf_hooks';
 
 /** Task ids index the engine's lock-free variables (patchState, pending). */
 export const ROOT_TASK = 0;
@@ -15,7 +14,10 @@ export const ROOT_TASK = 0;
 export const ADMIN_TASK = 1;
 
 export class Task {
-  /** Activations by code id: how many are open, and since when the oldest open one started. */
+  /**
+   * Activations by code id: how many are open, and since when (Date.now(): cheap enough for every
+   * async call, and status ages need no more than milliseconds) the oldest open one started.
+   */
   readonly active = new Map<number, { count: number; since: number }>();
   /** Position in Tasks.live (swap-removed), -1 once ended; the root task is not in the list. */
   index = -1;
@@ -39,7 +41,7 @@ export class Task {
   enter(code: number): void {
     const a = this.active.get(code);
     if (a) a.count++;
-    else this.active.set(code, { count: 1, since: performance.now() });
+    else this.active.set(code, { count: 1, since: Date.now() });
   }
 
   /** Returns true when this closed the last open activation of `code`. */
@@ -54,7 +56,7 @@ export class Task {
 
 export class Tasks {
   readonly als = new AsyncLocalStorage<Task>();
-  readonly root = new Task(ROOT_TASK, 'root', performance.now());
+  readonly root = new Task(ROOT_TASK, 'root', Date.now());
   /** Every live task but the root: for_each_process_thread(). */
   readonly live: Task[] = [];
   /** Live tasks by id. */
@@ -70,7 +72,7 @@ export class Tasks {
 
   /** A new task (not yet started: the caller copies its patch state and runs it). */
   create(name: string): Task {
-    const task = new Task(this.freeIds.pop() ?? this.nextId++, name, performance.now());
+    const task = new Task(this.freeIds.pop() ?? this.nextId++, name, Date.now());
     task.index = this.live.push(task) - 1;
     this.slots[task.id] = task;
     return task;
