@@ -11,20 +11,28 @@ import { installSyncHooks } from './hooks-sync.js';
 import { installRuntime } from './livepatch.js';
 import { Loader, hookPath } from './loader.js';
 
+// Which hooks this thread has ('sync' | 'async'; absent: none), for the runtime's `ping`, and so that a
+// second copy of livepatch preloaded into the same process does not instrument every module twice.
+const HOOKS = Symbol.for('livepatch.hooks');
+const global = globalThis as Record<symbol, unknown>;
+
 installRuntime();
-try {
-  const config = loadConfig();
-  // Instrumented code has its columns shifted on touched lines; the inline maps restore them.
-  process.setSourceMapsEnabled(true);
-  if (hookPath === 'sync') {
-    installSyncHooks(config);
-  } else {
-    const data: HooksData = { config };
-    Module.register('./hooks-async.js', { parentURL: import.meta.url, data });
-    patchCompile(new Loader(config));
+if (global[HOOKS] === undefined) {
+  try {
+    const config = loadConfig();
+    // Instrumented code has its columns shifted on touched lines; the inline maps restore them.
+    process.setSourceMapsEnabled(true);
+    if (hookPath === 'sync') {
+      installSyncHooks(config);
+    } else {
+      const data: HooksData = { config };
+      Module.register('./hooks-async.js', { parentURL: import.meta.url, data });
+      patchCompile(new Loader(config));
+    }
+    global[HOOKS] = hookPath;
+  } catch (e) {
+    process.stderr.write(
+      isLpError(e) ? `livepatch: ${e.toString()}\n` : `livepatch: warning: loader hooks not installed: ${String(e)}\n`,
+    );
   }
-} catch (e) {
-  process.stderr.write(
-    isLpError(e) ? `livepatch: ${e.toString()}\n` : `livepatch: warning: loader hooks not installed: ${String(e)}\n`,
-  );
 }
