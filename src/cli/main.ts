@@ -2,15 +2,35 @@
 // The livepatch command line. Every error is one line with a stable code; usage errors exit 2.
 
 import { isLpError } from '../engine/index.js';
+import { demo } from './demo.js';
+import { run } from './run.js';
+import { RUNTIME_COMMANDS, RUNTIME_HELP, runtimeCommand } from './runtime.js';
 import { simMain, type Io } from './sim.js';
 
 const HELP = `usage: livepatch <command>
-  sim list | run | check | replay   the simulated SMP kernel and its model checker (livepatch sim --help)`;
+  demo                              a live HTTP service patched, reversed and replaced under load
+  run <app.js> [args]               run a Node app with livepatch loaded (= node --import livepatch/register)
+  sim list | run | check | replay   the simulated SMP kernel and its model checker (livepatch sim --help)
+${RUNTIME_HELP}`;
 
-export function main(argv: string[], io: Io): number {
+function usageError(io: Io, e: unknown): number {
+  if (!isLpError(e)) throw e;
+  io.err(`livepatch: ${e.code}: ${e.message}`);
+  return 2;
+}
+
+/** The exit code: synchronous for the simulator's commands, a promise for those that talk to processes. */
+export function main(argv: string[], io: Io): number | Promise<number> {
   try {
     const [cmd, ...rest] = argv;
     if (cmd === 'sim') return simMain(rest, io);
+    if (cmd === 'demo')
+      return demo(io).catch((e: unknown) => {
+        io.err(`livepatch: demo failed: ${isLpError(e) ? e.toString() : (e as Error).message}`);
+        return 1;
+      });
+    if (cmd === 'run') return run(rest).catch((e: unknown) => usageError(io, e));
+    if (cmd !== undefined && RUNTIME_COMMANDS.includes(cmd)) return runtimeCommand(cmd, rest, io);
     if (cmd === undefined || cmd === '--help' || cmd === '-h') {
       io.out(HELP);
       return cmd === undefined ? 2 : 0;
@@ -18,11 +38,11 @@ export function main(argv: string[], io: Io): number {
     io.err(`livepatch: LP_ERR_USAGE: unknown command '${cmd}' (see 'livepatch --help')`);
     return 2;
   } catch (e) {
-    if (!isLpError(e)) throw e;
-    io.err(`livepatch: ${e.code}: ${e.message}`);
-    return 2;
+    return usageError(io, e);
   }
 }
 
 const io: Io = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
-process.exitCode = main(process.argv.slice(2), io);
+void Promise.resolve(main(process.argv.slice(2), io)).then((code) => {
+  process.exitCode = code;
+});

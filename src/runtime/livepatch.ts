@@ -78,6 +78,7 @@ export class Runtime implements Dispatch, HostRuntime {
    * which this is emptied.
    */
   private readonly decided = new Map<number, number>();
+  private handlerFailed = false;
   private nextReplacement = 1;
   private readonly pendingObjects = new Map<string, PendingObject[]>();
   /** Modules whose `on` flag is set: refreshed after every admin verb. */
@@ -126,8 +127,15 @@ export class Runtime implements Dispatch, HostRuntime {
   redirect(m: ModuleRecord, code: number, thisArg: unknown, args: ArrayLike<unknown>): unknown {
     let target = this.decided.get(code);
     if (target === undefined) {
-      const ops = this.klp.findOps(code);
-      target = ops < 0 ? code : runToEnd(this.klp, handlerProc(CPU, this.tasks.current().id, ops));
+      try {
+        const ops = this.klp.findOps(code);
+        target = ops < 0 ? code : runToEnd(this.klp, handlerProc(CPU, this.tasks.current().id, ops));
+      } catch (e) {
+        // A bug of ours must not become an exception in the application's call: fail open, once loudly.
+        if (!this.handlerFailed) this.log('err', `livepatch: the handler failed, running original code: ${(e as Error).stack ?? String(e)}`);
+        this.handlerFailed = true;
+        return m;
+      }
       if (this.klp.transitionPatch === null) this.decided.set(code, target);
     }
     if (target === code) return m;
