@@ -325,6 +325,8 @@ test('the instrumented module behaves exactly as the original with a runtime tha
   assert.deepEqual(calls('spread')[0], [1, 2, 3]);
   assert.deepEqual(calls('defaults')[0], [1]);
   assert.deepEqual(calls('destr')[0], [{ x: 1 }, [2]]);
+  assert.deepEqual(calls('usesArgs')[0], [1, 2]);
+  assert.deepEqual(calls('arrowArgs')[0], [7], '`arguments` in a nested arrow is the function\'s');
   // Every activation of a tracked function ends, also on throw and on an early return().
   const opened = m.log.filter((e: any) => e[0] === 'a').map((e: any) => `${e[1]}:${e[2]}`);
   const closed = m.log.filter((e: any) => e[0] === 'x').map((e: any) => `${e[1]}:${e[2]}`);
