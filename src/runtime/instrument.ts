@@ -49,7 +49,7 @@ interface Site {
   /** Where the site is reported: the method or property definition for members, else the function. */
   at: number;
   derivedCtor: boolean;
-  /** The body (or, for arrows, the enclosing code) mentions `arguments`. */
+  /** Non-arrows only: the body or a nested arrow mentions `arguments`. */
   usesArguments: boolean;
   unpatchable: string;
 }
@@ -83,7 +83,7 @@ function isFunction(node: Node): node is FnNode {
   return node.type === 'FunctionExpression' || node.type === 'ArrowFunctionExpression';
 }
 
-export function parse(source: string, format: Format): Program {
+function parse(source: string, format: Format): Program {
   try {
     return Parser.parse(source, {
       ecmaVersion: 'latest',
@@ -94,7 +94,9 @@ export function parse(source: string, format: Format): Program {
   } catch (e) {
     const loc = (e as { loc?: { line: number; column: number } }).loc;
     if (!(e instanceof SyntaxError) || !loc) throw e;
-    throw new InstrumentSyntaxError(e.message, loc.line, loc.column + 1);
+    // acorn's own suffix has a 0-based column; ours is 1-based like the site table's.
+    const column = loc.column + 1;
+    throw new InstrumentSyntaxError(`${e.message.replace(/ \(\d+:\d+\)$/, '')} (${loc.line}:${column})`, loc.line, column);
   }
 }
 

@@ -447,7 +447,7 @@ test('every original line keeps its number', () => {
 test('a file that does not parse throws a SyntaxError with its position', () => {
   assert.throws(
     () => cjs('const a = 1;\nfunction (\n'),
-    (e: unknown) => e instanceof InstrumentSyntaxError && e instanceof SyntaxError && e.line === 2 && e.column === 10,
+    (e: unknown) => e instanceof InstrumentSyntaxError && e instanceof SyntaxError && e.line === 2 && e.column === 10 && e.message === 'Unexpected token (2:10)',
   );
   assert.throws(() => instrument('export const a = 1', { id: 'x', format: 'commonjs' }), SyntaxError);
   assert.throws(() => instrument('return 1', { id: 'x', format: 'module' }), SyntaxError);
