@@ -13,7 +13,8 @@ export function patchCompile(loader: Loader): void {
   proto._compile = function (content, filename, ...rest) {
     let code = content;
     try {
-      code = loader.transform(content, filename, rest[0] === 'module' ? 'module' : 'commonjs');
+      const format = rest[0];
+      code = loader.transform(content, filename, format === 'module' || format === 'commonjs' ? format : null);
     } catch {
       // loading goes on with the original source
     }

@@ -20,10 +20,10 @@ export function installSyncHooks(config: LoaderConfig): void {
     load(url, context, nextLoad) {
       const result = nextLoad(url, context);
       try {
-        if (!url.startsWith('file:')) return result;
+        const { format } = result;
+        if (!url.startsWith('file:') || (format != null && format !== 'commonjs' && format !== 'module')) return result;
         const filename = fileURLToPath(url);
-        const format = jsFormat(result.format, filename);
-        return format === null ? result : loader.transformLoaded(result, filename, format);
+        return loader.transformLoaded(result, filename, format ?? jsFormat(filename));
       } catch {
         return result;
       }
@@ -31,14 +31,14 @@ export function installSyncHooks(config: LoaderConfig): void {
   });
 }
 
-// A CJS file required from CJS that ESM imported arrives without a format: work it out as Node does
-// from the extension and the nearest package.json "type".
-function jsFormat(format: string | null | undefined, filename: string): Format | null {
-  if (format === 'commonjs' || format === 'module') return format;
-  if (format != null) return null;
+// Node leaves the format open for files it loads through require (the CJS loader decides later): work
+// it out as Node does, from the extension and the nearest package.json "type"; null when there is none
+// (Node then detects ESM syntax).
+function jsFormat(filename: string): Format | null {
   if (filename.endsWith('.mjs')) return 'module';
   if (filename.endsWith('.cjs')) return 'commonjs';
-  return filename.endsWith('.js') && packageType(dirname(filename)) === 'module' ? 'module' : 'commonjs';
+  const type = packageType(dirname(filename));
+  return type === 'module' || type === 'commonjs' ? type : null;
 }
 
 const typeOfDir = new Map<string, string | undefined>();

@@ -43,14 +43,17 @@ export class Loader {
     this.cache = new InstrumentCache(config.cacheDir);
   }
 
-  /** The source to run for `filename`: instrumented, or `source` itself. */
-  transform(source: string, filename: string, format: Format): string {
+  /**
+   * The source to run for `filename`: instrumented, or `source` itself. `format` null: Node has not
+   * decided (a .js file without a package "type"), it is CommonJS unless it has ESM syntax.
+   */
+  transform(source: string, filename: string, format: Format | null): string {
     const id = this.select(filename);
     return id === null ? source : this.instrumented(id, source, format);
   }
 
   /** A load hook's result with its source instrumented, or `result` itself. */
-  transformLoaded<R extends LoadResult>(result: R, filename: string, format: Format): R {
+  transformLoaded<R extends LoadResult>(result: R, filename: string, format: Format | null): R {
     const id = this.select(filename);
     if (id === null || result.source == null) return result;
     const source = typeof result.source === 'string' ? result.source : new TextDecoder().decode(result.source);
@@ -58,25 +61,32 @@ export class Loader {
     return code === source ? result : { ...result, source: code };
   }
 
-  private instrumented(id: string, source: string, format: Format): string {
-    try {
-      const key = cacheKey(source, id, format, INSTRUMENTER_VERSION);
-      let code = this.cache.get(key);
-      if (code === undefined) {
-        code = instrument(source, { id, format }).code;
-        this.cache.set(key, code);
-      }
-      return code;
-    } catch (e) {
-      this.warn(id, e);
-      return source;
+  private instrumented(id: string, source: string, format: Format | null): string {
+    // An undecided file is tried as CommonJS, then as ESM: Node detects ESM syntax in what we return.
+    const formats: Format[] = format === null ? ['commonjs', 'module'] : [format];
+    const key = (f: Format) => cacheKey(source, id, f, INSTRUMENTER_VERSION);
+    for (const f of formats) {
+      const cached = this.cache.get(key(f));
+      if (cached !== undefined) return cached;
     }
+    const errors: string[] = [];
+    for (const f of formats) {
+      try {
+        const { code } = instrument(source, { id, format: f });
+        this.cache.set(key(f), code);
+        return code;
+      } catch (e) {
+        const reason = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+        errors.push(format === null ? `as ${f}: ${reason}` : reason);
+      }
+    }
+    this.warn(id, errors.join('; '));
+    return source;
   }
 
-  private warn(id: string, e: unknown): void {
+  private warn(id: string, reason: string): void {
     if (this.warned.has(id)) return;
     this.warned.add(id);
-    const reason = (e instanceof Error ? e.message : String(e)).split('\n')[0];
     // writeSync: on Node 20 this runs in the loader thread, whose process.stderr is an async pipe to
     // the main thread that may not be flushed before the process exits.
     writeSync(2, `livepatch: warning: ${id}: not instrumented: ${reason}\n`);

@@ -105,7 +105,7 @@ if (process.versions.node.startsWith('20.')) await import('./lib/assert.js');
 const self = { probe: () => { ${PROBE} }, f: function f() { return 1 } };
 const modules = {
   './app.js': self, './lib/esm.js': esm, './lib/mod.mjs': mjs, './lib/com.cjs': com, './lib/nested.cjs': com.nested,
-  './lib/re.mjs': com.re, './cjs/legacy.js': legacy, './lib/skip.js': skip, 'dep/index.js': dep, '@s/p/index.js': scoped,
+  './lib/re.mjs': com.re, './untyped/cjs.js': com.untypedCjs, './untyped/esm.js': com.untypedEsm, './cjs/legacy.js': legacy, './lib/skip.js': skip, 'dep/index.js': dep, '@s/p/index.js': scoped,
   'other/index.js': other, './lib/deep.cjs': deep,
 };
 console.log(JSON.stringify({
@@ -118,7 +118,10 @@ console.log(JSON.stringify({
 `,
   'lib/esm.js': esm(),
   'lib/mod.mjs': esm(),
-  'lib/com.cjs': cjs("exports.nested = require('./nested.cjs');\nexports.re = require('./re.mjs');"),
+  'lib/com.cjs': cjs(
+    "exports.nested = require('./nested.cjs');\nexports.re = require('./re.mjs');\n" +
+      "exports.untypedCjs = require('../untyped/cjs.js');\nexports.untypedEsm = require('../untyped/esm.js');",
+  ),
   'lib/nested.cjs': cjs(),
   'lib/re.mjs': esm(),
   'lib/skip.js': esm(),
@@ -128,6 +131,10 @@ console.log(JSON.stringify({
   // The throw is on a line the instrumenter touches (columns shift there): source maps must undo it.
   'lib/thrower.cjs': "'use strict';\n\nexports.boom = function boom() { const o = null; return o.x; };\n",
   'lib/thrower.mjs': '\n\nexport function boom() { const o = null; return o.x; }\n',
+  // No "type": CommonJS unless Node detects ESM syntax.
+  'untyped/package.json': '{}',
+  'untyped/cjs.js': cjs(),
+  'untyped/esm.js': esm(),
   'cjs/package.json': '{ "type": "commonjs" }',
   'cjs/legacy.js': cjs(),
   'node_modules/dep/package.json': '{ "name": "dep", "main": "index.js" }',
@@ -145,6 +152,8 @@ const INSTRUMENTED = [
   './lib/com.cjs',
   './lib/nested.cjs',
   './lib/re.mjs',
+  './untyped/cjs.js',
+  './untyped/esm.js',
   './cjs/legacy.js',
   'dep/index.js',
   '@s/p/index.js',
