@@ -31,14 +31,13 @@ export function socketPath(pid: number): string {
   return join(socketDir(), `${pid}.sock`);
 }
 
-/** Pids with a socket whose process is alive (a killed process leaves its socket behind). */
+/**
+ * Pids with a socket whose process is alive (a killed process leaves its socket behind). Throws
+ * LP_ERR_NO_PROCESS when the directory is not safe to talk through.
+ */
 export function listSockets(): number[] {
-  let names: string[];
-  try {
-    names = readdirSync(socketDir());
-  } catch {
-    return [];
-  }
+  if (!trustedClientDir()) return [];
+  const names = readdirSync(socketDir());
   const pids: number[] = [];
   for (const name of names) {
     const m = /^([1-9]\d*)\.sock$/.exec(name);
@@ -61,18 +60,37 @@ function alive(pid: number): boolean {
  * Why the socket directory cannot be trusted, or null when it can. A directory another user made (or
  * opened up) would let them connect to our socket, or plant one for our CLI to talk to.
  */
-function untrustedDir(dir: string): string | null {
-  try {
-    mkdirSync(dir, { mode: 0o700 });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return (e as Error).message;
-  }
+function distrust(dir: string): string | null {
   const st = lstatSync(dir);
   if (!st.isDirectory()) return `${dir} is not a directory`;
   const uid = process.getuid?.();
   if (uid !== undefined && st.uid !== uid) return `${dir} belongs to uid ${st.uid}, not to this process's uid ${uid}`;
   if ((st.mode & 0o077) !== 0) return `${dir} has mode 0${(st.mode & 0o777).toString(8)}, not 0700`;
   return null;
+}
+
+/** The server's side: the directory is made if missing. */
+function untrustedDir(dir: string): string | null {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return (e as Error).message;
+  }
+  return distrust(dir);
+}
+
+/** The client's side: false when there is no directory (no process made one), throws when it is unsafe. */
+function trustedClientDir(): boolean {
+  const dir = socketDir();
+  let why: string | null;
+  try {
+    why = distrust(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    why = (e as Error).message;
+  }
+  if (why) throw new LpError('LP_ERR_NO_PROCESS', `refusing to use the control sockets: ${why} (only this user may own and use it)`);
+  return true;
 }
 
 /** Splits a byte stream into lines; a line longer than `max` bytes ends the stream with `overflow`. */
@@ -184,7 +202,13 @@ function serve(rt: Runtime, conn: Socket): void {
     'data',
     lineReader(
       MAX_LINE,
-      (line) => conn.write(`${handle(rt, line)}\n`),
+      (line) => {
+        // A client that sends without reading: stop reading it until it has taken our answers.
+        if (!conn.write(`${handle(rt, line)}\n`)) {
+          conn.pause();
+          conn.once('drain', () => conn.resume());
+        }
+      },
       () => {
         const error = { code: 'LP_ERR_BAD_MESSAGE', message: `request line longer than ${MAX_LINE} bytes` };
         conn.end(`${JSON.stringify({ id: null, ok: false, error })}\n`);
@@ -213,6 +237,8 @@ export function startControl(rt: Runtime): { path: string; close(): Promise<void
 
   const conns = new Set<Socket>();
   const server = createServer((conn) => {
+    // Nor does a connected client (a `livepatch log --follow` left running) keep the process alive.
+    conn.unref();
     conns.add(conn);
     conn.on('close', () => conns.delete(conn));
     serve(rt, conn);
@@ -274,6 +300,7 @@ export class ControlClient {
 
   static connect(pid: number): Promise<ControlClient> {
     return new Promise((resolve, reject) => {
+      trustedClientDir();
       const conn = createConnection(socketPath(pid));
       conn.once('connect', () => resolve(new ControlClient(pid, conn)));
       conn.once('error', (e: NodeJS.ErrnoException) => {

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -114,6 +114,20 @@ test('log: the runtime log lines', async () => {
   assert.match(r.stdout, /^livepatch: 'v2': patching complete$/m);
 });
 
+test('log --follow: new lines as they come; it ends when the process exits', { timeout: 20_000 }, async () => {
+  const other = await startChild(freshTmp());
+  const following = cli(['log', '--follow'], other.tmp);
+  await new Promise((r) => setTimeout(r, 600));
+  const file = join(other.tmp, 'later.json');
+  writeFileSync(file, JSON.stringify({ name: 'later', objs: [{ name: './lib/later.js', sha256: SHA256, funcs: [{ oldName: 'f', source: 'function () {}' }] }] }));
+  assert.equal((await cli(['enable', file, '--wait'], other.tmp)).status, 0);
+  await new Promise((r) => setTimeout(r, 600));
+  await other.stop();
+  const r = await following;
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^livepatch: enabling patch 'later'$/m);
+});
+
 test('no process: LP_ERR_NO_PROCESS, exit 1', async () => {
   const empty = freshTmp();
   assert.deepEqual(await cli(['ps'], empty), { status: 0, stdout: 'no process has a livepatch control socket\n', stderr: '' });
@@ -121,6 +135,17 @@ test('no process: LP_ERR_NO_PROCESS, exit 1', async () => {
     const r = await cli(args, empty);
     assert.equal(r.status, 1, args.join(' '));
     assert.match(r.stderr, /^livepatch: LP_ERR_NO_PROCESS: [^\n]*\n$/);
+  }
+});
+
+test('a socket directory others could write to is not used', async () => {
+  const open = freshTmp();
+  mkdirSync(join(open, `livepatch-${process.getuid!()}`), { mode: 0o777 });
+  chmodSync(join(open, `livepatch-${process.getuid!()}`), 0o777);
+  for (const args of [['ps'], ['list', '--pid', String(child.pid)]]) {
+    const r = await cli(args, open);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^livepatch: LP_ERR_NO_PROCESS: refusing to use the control sockets: .* has mode 0777, not 0700 .*\n$/);
   }
 });
 

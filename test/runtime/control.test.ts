@@ -188,6 +188,13 @@ test("another process's stale socket is left alone; the socket goes when the pro
   assert.deepEqual(listSockets(), [child.pid]);
 });
 
+test('an open connection does not keep the process alive', { timeout: 20_000 }, async () => {
+  const second = await startChild(child.tmp);
+  const idle = await ControlClient.connect(second.pid);
+  await second.stop();
+  await assert.rejects(idle.call('list'), { code: 'LP_ERR_NO_PROCESS' });
+});
+
 test('a socket directory with a looser mode is refused: one warning, no socket, the app runs', async () => {
   const tmp = freshTmp();
   const dir = join(tmp, `livepatch-${process.getuid!()}`);
