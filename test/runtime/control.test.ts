@@ -142,6 +142,17 @@ test('bad requests get their code and change nothing', async () => {
   await waitIdle();
 });
 
+test("a patch with an 'fn' that is not a function is refused (JSON carries no functions)", async () => {
+  const patch = { name: 'fn', objs: [{ name: MODULE, sha256: SHA256, funcs: [{ oldName: 'price', source: 'function () {}', fn: 1 }] }] };
+  try {
+    // Accepted, its `fn` would be called as the replacement: every call of price would throw.
+    await assert.rejects(client.call('enable', { patch }), { code: 'LP_ERR_PATCH_FILE' });
+  } finally {
+    await client.call('disable', { name: 'fn' }).catch(() => undefined);
+    await waitIdle();
+  }
+});
+
 test('a line over 16 MiB is refused and its connection closed; the process goes on serving', async () => {
   const answers = await raw(Buffer.alloc(MAX_LINE + 1024 * 1024, 'x'));
   assert.equal(answers.length, 1);
