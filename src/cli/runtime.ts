@@ -29,7 +29,9 @@ exit status: 0 done, 1 failed (refused by the process, no process, timeout), 2 u
 const INPUT_ERRORS: ReadonlySet<LpErrorCode> = new Set(['LP_ERR_USAGE', 'LP_ERR_PATCH_FILE']);
 
 type Options = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>;
-type Values = Record<string, string | boolean | undefined>;
+type Values = Record<string, string | boolean | number | undefined>;
+/** Options whose value is a count: checked before anything is sent, so a typo never follows an enable. */
+const COUNTS = ['limit', 'timeout'];
 
 interface Context {
   io: Io;
@@ -56,10 +58,7 @@ const COMMANDS: Record<string, Command> = {
     args: [],
     options: { limit: { type: 'string' } },
     process: true,
-    run: async ({ io, values, client }) => {
-      const limit = values.limit === undefined ? undefined : count('--limit', values.limit as string);
-      return show(io, values, await client.call<TransitionStatus>('status', { limit }), formatStatus);
-    },
+    run: async ({ io, values, client }) => show(io, values, await client.call<TransitionStatus>('status', { limit: values.limit }), formatStatus),
   },
   list: { args: [], options: {}, process: true, run: async ({ io, values, client }) => show(io, values, await client.call<PatchInfo[]>('list'), formatPatches) },
   enable: {
@@ -77,7 +76,7 @@ const COMMANDS: Record<string, Command> = {
     args: ['name'],
     options: {},
     process: true,
-    run: async ({ io, values, positionals, client }) => show(io, values, [await client.call<PatchInfo>('force', { name: positionals[0] })], formatPatches),
+    run: async ({ io, values, positionals, client }) => show(io, values, await client.call<PatchInfo>('force', { name: positionals[0] }), formatPatch),
   },
   modules: { args: [], options: {}, process: true, run: async ({ io, values, client }) => show(io, values, await client.call<ModuleInfo[]>('modules'), formatModules) },
   functions: {
@@ -133,7 +132,9 @@ function parse(cmd: string, command: Command, argv: string[]): { values: Values;
     usage(`${cmd} takes ${command.args.length ? want : 'no arguments'}, got ${positionals.length ? positionals.map((p) => `'${p}'`).join(' ') : 'none'}`);
   if (values.timeout !== undefined && !values.wait) usage(`${cmd}: --timeout goes with --wait`);
   // No option is `multiple`, so no value is an array.
-  return { values: values as Values, positionals };
+  const out = values as Values;
+  for (const key of COUNTS) if (typeof out[key] === 'string') out[key] = count(`--${key}`, out[key] as string);
+  return { values: out, positionals };
 }
 
 function count(flag: string, text: string): number {
@@ -176,8 +177,8 @@ function readPatch(file: string): unknown {
 
 /** enable / disable: print the patch, and with --wait follow the transition to its end. */
 async function finish({ io, values, client }: ProcessContext, info: PatchInfo): Promise<number> {
-  if (!values.wait) return show(io, values, [info], formatPatches);
-  const timeoutS = values.timeout === undefined ? 60 : count('--timeout', values.timeout as string);
+  if (!values.wait) return show(io, values, info, formatPatch);
+  const timeoutS = (values.timeout as number | undefined) ?? 60;
   const until = Date.now() + timeoutS * 1000;
   let last = '';
   for (;;) {
@@ -198,7 +199,7 @@ async function finish({ io, values, client }: ProcessContext, info: PatchInfo): 
   }
   const done = (await client.call<PatchInfo[]>('list')).find((p) => p.name === info.name);
   const final = done ?? { ...info, enabled: false, transition: false, objects: [], pendingObjects: [] };
-  return show(io, values, [final], formatPatches);
+  return show(io, values, final, formatPatch);
 }
 
 async function ps({ io, values }: Context): Promise<number> {
@@ -307,6 +308,8 @@ function formatPatches(list: PatchInfo[]): string[] {
     ]),
   );
 }
+
+const formatPatch = (p: PatchInfo): string[] => formatPatches([p]);
 
 function formatModules(list: ModuleInfo[]): string[] {
   if (list.length === 0) return ['no instrumented modules'];

@@ -69,8 +69,8 @@ function distrust(dir: string): string | null {
   return null;
 }
 
-/** The server's side: the directory is made if missing. */
-function untrustedDir(dir: string): string | null {
+/** The server's side: the directory is made if missing; returns why it cannot be used, or null. */
+function prepareDir(dir: string): string | null {
   try {
     mkdirSync(dir, { mode: 0o700 });
   } catch (e) {
@@ -225,7 +225,7 @@ export function startControl(rt: Runtime): { path: string; close(): Promise<void
     rt.log('warn', `livepatch: control socket disabled: ${why}; 'livepatch --pid ${process.pid}' cannot reach this process`);
   let why: string | null;
   try {
-    why = untrustedDir(socketDir());
+    why = prepareDir(socketDir());
   } catch (e) {
     why = (e as Error).message;
   }

@@ -97,7 +97,7 @@ test('disable --wait, and a --wait that times out: exit 1, the blocking task pri
   // Reverse it: the held task never ran the new code, so unpatching needs no wait for it.
   const back = await cli(['disable', 'v3', '--wait', '--json']);
   assert.equal(back.status, 0, back.stderr);
-  assert.equal(JSON.parse(back.stdout)[0].enabled, false);
+  assert.equal(JSON.parse(back.stdout).enabled, false);
 });
 
 test('refusals of the process: their code, exit 1', async () => {
@@ -156,6 +156,7 @@ test('bad input: one line with its code, exit 2, nothing sent', async () => {
     [['list', '--bogus'], 'LP_ERR_USAGE'],
     [['list', 'extra'], 'LP_ERR_USAGE'],
     [['status', '--limit', 'x'], 'LP_ERR_USAGE'],
+    [['enable', patchFile('typo', [HOLD_V2]), '--wait', '--timeout', '1s'], 'LP_ERR_USAGE'],
     [['status', '--pid', 'abc'], 'LP_ERR_USAGE'],
     [['status', '--pid'], 'LP_ERR_USAGE'],
     [['enable'], 'LP_ERR_USAGE'],
@@ -175,7 +176,8 @@ test('bad input: one line with its code, exit 2, nothing sent', async () => {
     assert.equal(r.stdout, '');
     assert.match(r.stderr, new RegExp(`^livepatch: ${code}: [^\\n]*\\n$`), args.join(' '));
   });
-  assert.equal((await cli(['list'])).stdout.includes('short'), false);
+  const list = (await cli(['list'])).stdout;
+  assert.ok(!list.includes('short') && !list.includes('typo'), list);
 });
 
 test('two processes: --pid is required', async () => {
