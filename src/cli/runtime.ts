@@ -161,18 +161,23 @@ function show<T>(io: Io, values: Values, result: T, format: (r: T) => string[]):
   return 0;
 }
 
-function readPatch(file: string): unknown {
+/** The file's JSON object; the process checks the rest (parsePatchFile) and says which field is wrong. */
+function readPatch(file: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new LpError('LP_ERR_PATCH_FILE', `cannot read '${file}': ${(e as Error).message}`);
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (e) {
     throw new LpError('LP_ERR_PATCH_FILE', `'${file}' is not JSON: ${(e as Error).message}`);
   }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new LpError('LP_ERR_PATCH_FILE', `'${file}': a patch must be an object with name and objs (docs/runtime.md, "Patch files")`);
+  return value as Record<string, unknown>;
 }
 
 /** enable / disable: print the patch, and with --wait follow the transition to its end. */

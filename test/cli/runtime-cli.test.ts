@@ -152,6 +152,8 @@ test('a socket directory others could write to is not used', async () => {
 test('bad input: one line with its code, exit 2, nothing sent', async () => {
   const notJson = join(child.tmp, 'not.json');
   writeFileSync(notJson, '{ nope');
+  const array = join(child.tmp, 'array.json');
+  writeFileSync(array, '[{ "name": "x" }]');
   const cases: Array<[string[], string]> = [
     [['list', '--bogus'], 'LP_ERR_USAGE'],
     [['list', 'extra'], 'LP_ERR_USAGE'],
@@ -167,6 +169,7 @@ test('bad input: one line with its code, exit 2, nothing sent', async () => {
     [['hash', join(child.tmp, 'missing.js')], 'LP_ERR_USAGE'],
     [['enable', join(child.tmp, 'missing.json')], 'LP_ERR_PATCH_FILE'],
     [['enable', notJson], 'LP_ERR_PATCH_FILE'],
+    [['enable', array], 'LP_ERR_PATCH_FILE'],
     [['enable', patchFile('short', [HOLD_V2], 'abc')], 'LP_ERR_PATCH_FILE'],
   ];
   const results = await Promise.all(cases.map(([args]) => cli(args)));
