@@ -270,14 +270,21 @@ export class Runtime implements Dispatch, HostRuntime {
     if (running) this.kick(running);
   }
 
-  /** Set each module's `on` flag: true exactly while one of its functions is on a func stack. */
+  /**
+   * Set each module's `on` flag, true exactly while one of its functions is on a func stack, and its
+   * per-site marks. The flag goes up last: a hook that sees it sees the marks.
+   */
   private refreshHooks(): void {
     const now = new Set<ModuleRecord>();
     const { klp } = this;
+    for (const rec of this.hooked) rec.hooked.fill(0);
     klp.opsOldFunc.forEach((code, ops) => {
       if (klp.mem.load(CPU, addr(Var.StackHead, ops)) === 0) return;
       const rec = this.modules[Math.floor(code / CODE_STRIDE)];
-      if (rec) now.add(rec);
+      if (!rec) return;
+      if (rec.hooked.length === 0) rec.hooked = new Uint8Array(rec.table.s.length);
+      rec.hooked[code - rec.base] = 1;
+      now.add(rec);
     });
     for (const rec of this.hooked) if (!now.has(rec)) rec.on = false;
     for (const rec of now) rec.on = true;

@@ -49,8 +49,12 @@ export class ModuleRecord {
     return (this.parsed ??= JSON.parse(this.sitesJson) as SiteTable);
   }
 
+  /** Sites on a func stack (1), while `on`: the others of a patched module skip the handler. */
+  hooked: Uint8Array = new Uint8Array(0);
+
   /** Entry hook of site i: the replacement's result, or this object to run the original. */
   r(i: number, thisArg: unknown, args: ArrayLike<unknown>): unknown {
+    if (this.hooked[i] !== 1) return this;
     return this.rt.redirect(this, this.base + i, thisArg, args);
   }
 
