@@ -189,9 +189,10 @@ async function finish({ io, values, client }: ProcessContext, info: PatchInfo): 
   for (;;) {
     const st = await client.call<TransitionStatus>('status');
     if (st.patch === null) break;
-    const line = `waiting: ${describe(st)}`;
-    if (!values.json && line !== last) io.out(line);
-    last = line;
+    // A line when something but the clock moved: the retries make that about once a second at most.
+    const key = JSON.stringify([st.patch, st.targetState, st.blocked.length, st.tasks, st.attempts]);
+    if (!values.json && key !== last) io.out(`waiting: ${describe(st)}`);
+    last = key;
     if (Date.now() >= until) {
       // Who blocks it goes to stdout: stderr stays the one error line.
       show(io, values, st, formatStatus);
@@ -277,12 +278,14 @@ function ms(n: number): string {
   return `${Math.floor(n / 60_000)}m${String(Math.floor((n % 60_000) / 1000)).padStart(2, '0')}s`;
 }
 
+const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+
 function describe(st: TransitionStatus): string {
-  return `'${st.patch}' ${st.targetState} for ${ms(st.ageMs)}, ${st.blocked.length} of ${st.tasks} tasks not switched, ${st.attempts} failed attempt${st.attempts === 1 ? '' : 's'}`;
+  return `'${st.patch}' ${st.targetState} for ${ms(st.ageMs)}, ${st.blocked.length} of ${plural(st.tasks, 'task')} not switched, ${plural(st.attempts, 'failed attempt')}`;
 }
 
 function formatStatus(st: TransitionStatus): string[] {
-  if (st.patch === null) return [`idle: no transition in progress (${st.tasks} tasks)`];
+  if (st.patch === null) return [`idle: no transition in progress (${plural(st.tasks, 'task')})`];
   return [
     `transition: ${describe(st)}`,
     ...table(
@@ -307,7 +310,7 @@ function formatPatches(list: PatchInfo[]): string[] {
       [p.enabled ? 'enabled' : 'disabled', p.transition && 'transition', p.replace && 'replace', p.forced && 'forced'].filter(Boolean).join(','),
       String(p.stackOrder),
       [
-        ...p.objects.filter((o) => !p.pendingObjects.includes(o.name)).map((o) => `${o.name} (${o.patched ? 'patched' : 'unpatched'}, ${o.funcs.length} funcs)`),
+        ...p.objects.filter((o) => !p.pendingObjects.includes(o.name)).map((o) => `${o.name} (${o.patched ? 'patched' : 'unpatched'}, ${plural(o.funcs.length, 'func')})`),
         ...p.pendingObjects.map((o) => `${o} (not loaded)`),
       ].join(', ') || '-',
     ]),

@@ -59,7 +59,7 @@ test('list, modules, functions, status when idle', async () => {
   const funcs = await cli(['functions', MODULE]);
   assert.match(funcs.stdout, /^hold +1 +function\+async +5:\d+ +yes$/m);
   const st = await cli(['status']);
-  assert.equal(st.stdout, 'idle: no transition in progress (1 tasks)\n');
+  assert.equal(st.stdout, 'idle: no transition in progress (1 task)\n');
   assert.equal(JSON.parse((await cli(['status', '--json'])).stdout).patch, null);
 });
 
@@ -80,8 +80,8 @@ test('enable --wait: progress while a task holds the function, then done; status
   const r = await enabling;
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^waiting: 'v2' patching/m);
-  assert.match(r.stdout, /^v2 +enabled +1 +\.\/lib\/price\.js \(patched, 1 funcs\)$/m);
-  assert.equal((await cli(['status'])).stdout, 'idle: no transition in progress (1 tasks)\n');
+  assert.match(r.stdout, /^v2 +enabled +1 +\.\/lib\/price\.js \(patched, 1 func\)$/m);
+  assert.equal((await cli(['status'])).stdout, 'idle: no transition in progress (1 task)\n');
 });
 
 test('disable --wait, and a --wait that times out: exit 1, the blocking task printed, one error line', async () => {
