@@ -238,6 +238,8 @@ const exprArrow = x => ({ x });
 const broken = x =>
   x + 1;
 const nested = a => b => c => a + b + c;
+const commented = (a, b /* => */) /* => */ => /* ( */ a + b;
+const asyncNoParams = async /* => */ () => 'anp';
 function arrowArgs() { return (() => arguments[0])(); }
 function* gen(n) { const got = yield n; return got * 2; }
 async function* agen() { yield 1; yield 2; return 3; }
@@ -267,7 +269,7 @@ async function asyncHoist() { return inner(); function inner() { return 'h'; } }
 async function asyncClash() { var f = 1; function f() {} return typeof f; }
 function sloppyThis() { return this; }
 function thrower() { throw new Error('thrown'); }
-const all = { plain, spread, usesArgs, defaults, destr, Ctor, arrow, exprArrow, broken, nested, arrowArgs, gen, agen, rejects, awaits, asyncArrow, asyncExprObj, Base, Derived, obj, labels, tmpl, declShadow, hoisted, asyncHoist, asyncClash, sloppyThis, thrower };
+const all = { plain, spread, usesArgs, defaults, destr, Ctor, arrow, exprArrow, broken, nested, commented, asyncNoParams, arrowArgs, gen, agen, rejects, awaits, asyncArrow, asyncExprObj, Base, Derived, obj, labels, tmpl, declShadow, hoisted, asyncHoist, asyncClash, sloppyThis, thrower };
 module.exports = { ...all, count: () => counter, all };
 return;
 module.exports = null;
@@ -278,7 +280,7 @@ async function probe(m: Record<string, any>): Promise<string> {
   const out: unknown[] = [];
   const settle = async (p: Promise<unknown>) => p.then((v) => ['ok', v], (e: Error) => ['err', e.message]);
   out.push(m.plain(1, 2, 3), m.plain.call('s', 1), m.spread(1, 2, 3), m.usesArgs(1, 2), m.defaults(1), m.defaults(1, 2, 3, 4), m.destr({ x: 1 }, [2]));
-  out.push(m.Ctor(1), new m.Ctor(2), m.arrow(1, 2, 3), m.exprArrow(1), m.broken(1), m.nested(1)(2)(3), m.arrowArgs(7), m.count());
+  out.push(m.Ctor(1), new m.Ctor(2), m.arrow(1, 2, 3), m.exprArrow(1), m.broken(1), m.nested(1)(2)(3), m.commented(1, 2), await m.asyncNoParams(), m.arrowArgs(7), m.count());
   const g = m.gen(5);
   out.push(g.next(), g.next(10), g.next());
   const items = [];
