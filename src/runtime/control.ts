@@ -166,7 +166,9 @@ let version: string | undefined;
 function ping(): PingInfo {
   // dist/src/runtime/control.js → the package root.
   version ??= (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  return { pid: process.pid, node: process.version, livepatch: version, hooks: 'none' };
+  // register.ts records the hooks it installed there (any copy of livepatch in the process sees it).
+  const hooks = (globalThis as Record<symbol, unknown>)[Symbol.for('livepatch.hooks')];
+  return { pid: process.pid, node: process.version, livepatch: version, hooks: hooks === 'sync' || hooks === 'async' ? hooks : 'none' };
 }
 
 /** One request line → its response line. Never throws. */

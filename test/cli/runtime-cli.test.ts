@@ -6,6 +6,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { hookPath } from '../../src/runtime/loader.js';
 import { freshTmp, MODULE, SHA256, SOURCE, startChild, type Child } from '../runtime/control-child.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -43,7 +44,7 @@ test('ps: the process and its ping; --json', async () => {
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stdout.trimEnd().split('\n');
   assert.match(lines[0], /^PID +NODE +LIVEPATCH +HOOKS$/);
-  assert.match(lines[1], new RegExp(`^${child.pid} +${process.version} +\\d+\\.\\d+\\.\\d+ +none$`));
+  assert.match(lines[1], new RegExp(`^${child.pid} +${process.version} +\\d+\\.\\d+\\.\\d+ +${hookPath}$`));
   const json = await cli(['ps', '--json']);
   assert.deepEqual(
     (JSON.parse(json.stdout) as Array<{ pid: number }>).map((p) => p.pid),

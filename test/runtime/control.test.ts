@@ -7,6 +7,7 @@ import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ControlClient, listSockets, MAX_LINE, socketDir, socketPath } from '../../src/runtime/control.js';
+import { hookPath } from '../../src/runtime/loader.js';
 import type { PatchInfo, TransitionStatus } from '../../src/runtime/types.js';
 import { freshTmp, MODULE, SHA256, startChild, type Child } from './control-child.js';
 
@@ -48,9 +49,10 @@ const waitIdle = async () => {
   assert.fail('transition did not finish');
 };
 
-test('ping: pid, node, livepatch version, hooks', async () => {
+test('ping: pid, node, livepatch version, the hooks register.js installed', async () => {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  assert.deepEqual(await client.call('ping'), { pid: child.pid, node: process.version, livepatch: pkg.version, hooks: 'none' });
+  // The child runs on this Node, so it took the same hook path.
+  assert.deepEqual(await client.call('ping'), { pid: child.pid, node: process.version, livepatch: pkg.version, hooks: hookPath });
 });
 
 test('list, status, modules, functions, log', async () => {
