@@ -4,7 +4,7 @@
 // `super` or `#private` (which do not compile outside their class), and free names the module's scope
 // cannot resolve: kpatch refuses a patch module with unresolved relocations the same way.
 
-import { Parser, getLineInfo, type AnyNode, type Expression, type Node, type Property } from 'acorn';
+import { Parser, getLineInfo, type AnyNode, type Expression, type Function as FnNode, type FunctionExpression, type Node, type Property } from 'acorn';
 import { base, recursive, type RecursiveVisitors } from 'acorn-walk';
 import { LpError } from '../engine/errors.js';
 import { declaredNames, patternNames } from './instrument.js';
@@ -59,27 +59,37 @@ function syntaxError(source: string, a: Extract<Attempt, { error: unknown }>, op
 const notOneFunction = (what: string) =>
   new LpError('LP_ERR_PATCH_SYNTAX', `the replacement must be one function expression, arrow or method definition, not ${what}`);
 
+interface Parsed {
+  expr: string;
+  kind: ParsedReplacement['kind'];
+  fn: FnNode;
+  /** What free names are looked for in: the function, and for a method also its computed key. */
+  scope: Node;
+}
+
 /** The method-definition form: `total() {…}`, `get x() {…}`, `constructor(a) {…}`, … */
-function fromMethod(obj: AnyNode, text: string): { expr: string; kind: ParsedReplacement['kind']; fn: AnyNode } {
-  if (obj.type !== 'ObjectExpression') throw notOneFunction('that');
+function fromMethod(obj: AnyNode, text: string): Parsed {
+  if (obj.type !== 'ObjectExpression') throw notOneFunction(`a ${obj.type}`);
   if (obj.properties.length !== 1) throw notOneFunction(`${obj.properties.length} definitions`);
   const p = obj.properties[0] as Property;
   if (p.type !== 'Property' || !(p.method || p.kind !== 'init')) throw notOneFunction('a property');
-  const fn = p.value as AnyNode;
+  const fn = p.value as FunctionExpression;
   const key = p.key as AnyNode;
-  const isCtor = p.method && !p.computed && !(fn.type === 'FunctionExpression' && (fn.async || fn.generator)) && ((key.type === 'Identifier' && key.name === 'constructor') || (key.type === 'Literal' && key.value === 'constructor'));
-  if (isCtor) return { expr: `(function ${text.slice(fn.start, fn.end)}\n)`, kind: 'constructor', fn };
+  const named = (key.type === 'Identifier' && key.name === 'constructor') || (key.type === 'Literal' && key.value === 'constructor');
+  const isCtor = p.method && !p.computed && named && !fn.async && !fn.generator;
+  if (isCtor) return { expr: `(function ${text.slice(fn.start, fn.end)}\n)`, kind: 'constructor', fn, scope: fn };
   // Taken from the literal by its one own key, so computed and symbol keys need no second evaluation.
   const part = p.kind === 'init' ? 'value' : p.kind;
   const body = text.slice(obj.start, obj.end);
   return {
     expr: `((__lp$o) => Object.getOwnPropertyDescriptor(__lp$o, Reflect.ownKeys(__lp$o)[0]).${part})(${body})`,
     kind: p.kind === 'get' ? 'getter' : p.kind === 'set' ? 'setter' : 'method',
-    fn: obj,
+    fn,
+    scope: obj,
   };
 }
 
-/** Lexical scopes as sets of names, innermost last. */
+/** A lexical scope: the names it binds, and the scope around it. */
 type Scope = { names: Set<string>; parent: Scope | null };
 
 function scopeOf(parent: Scope | null, fill: (out: string[]) => void): Scope {
@@ -156,25 +166,25 @@ function freeNamesOf(root: Node): { free: string[]; usesSuper: boolean } {
 
 export function parseReplacement(source: string, moduleBindings: readonly string[]): ParsedReplacement {
   const asExpr = attempt(source, AS_EXPRESSION);
-  let parsed: { expr: string; kind: ParsedReplacement['kind']; fn: AnyNode };
+  let parsed: Parsed;
   if ('node' in asExpr) {
     const node = asExpr.node as AnyNode;
     if (node.type !== 'FunctionExpression' && node.type !== 'ArrowFunctionExpression') {
       const count = node.type === 'SequenceExpression' ? `${node.expressions.length} expressions` : `a ${node.type}`;
       throw notOneFunction(count);
     }
-    parsed = { expr: `(${source}\n)`, kind: node.type === 'ArrowFunctionExpression' ? 'arrow' : 'function', fn: node };
+    parsed = { expr: `(${source}\n)`, kind: node.type === 'ArrowFunctionExpression' ? 'arrow' : 'function', fn: node, scope: node };
   } else {
     const asMethod = attempt(source, AS_METHOD);
     if ('error' in asMethod) {
+      if (isScript(source)) throw notOneFunction('a list of statements');
       // Report the reading that got further: that is the one the author meant.
       const methodFurther = asMethod.error.pos - AS_METHOD.open.length > asExpr.error.pos - AS_EXPRESSION.open.length;
-      if (isScript(source)) throw notOneFunction('a list of statements');
       throw methodFurther ? syntaxError(source, asMethod, AS_METHOD.open) : syntaxError(source, asExpr, AS_EXPRESSION.open);
     }
     parsed = fromMethod(asMethod.node as AnyNode, asMethod.text);
   }
-  const { free, usesSuper } = freeNamesOf(parsed.fn);
+  const { free, usesSuper } = freeNamesOf(parsed.scope);
   if (usesSuper) {
     throw new LpError(
       'LP_ERR_UNPATCHABLE',
@@ -190,9 +200,7 @@ export function parseReplacement(source: string, moduleBindings: readonly string
         "it sees only the module's top-level bindings and the globals, not the locals of the original's enclosing functions",
     );
   }
-  const fn = parsed.fn.type === 'ObjectExpression' ? (parsed.fn.properties[0] as Property).value : parsed.fn;
-  const { async, generator } = fn as { async: boolean; generator: boolean };
-  return { expr: parsed.expr, kind: parsed.kind, async, generator, freeNames: free };
+  return { expr: parsed.expr, kind: parsed.kind, async: parsed.fn.async, generator: parsed.fn.generator, freeNames: free };
 }
 
 /** Whether the source is a valid list of statements (then the complaint is "not one function"). */
