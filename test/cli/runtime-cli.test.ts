@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { hookPath } from '../../src/runtime/loader.js';
-import { freshTmp, MODULE, SHA256, SOURCE, startChild, type Child } from '../runtime/control-child.js';
+import { freshTmp, MODULE, removeTmps, SHA256, SOURCE, startChild, type Child } from '../runtime/control-child.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -17,7 +17,10 @@ before(async () => {
   child = await startChild();
 });
 
-after(() => child.stop());
+after(async () => {
+  await child.stop();
+  removeTmps();
+});
 
 /** Run the CLI seeing `tmp`'s sockets (the child's by default). Async: the child must keep serving meanwhile. */
 function cli(args: string[], tmp = child.tmp): Promise<{ status: number | null; stdout: string; stderr: string }> {

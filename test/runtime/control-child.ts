@@ -7,7 +7,7 @@
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -62,9 +62,18 @@ export interface Child {
   stop(): Promise<void>;
 }
 
+const made: string[] = [];
+
 /** A fresh TMPDIR, so that a test sees only its own processes' sockets. */
 export function freshTmp(): string {
-  return mkdtempSync(join(tmpdir(), 'lp-ctl-'));
+  const dir = mkdtempSync(join(tmpdir(), 'lp-ctl-'));
+  made.push(dir);
+  return dir;
+}
+
+/** Remove every TMPDIR freshTmp() made (after the children using them have stopped). */
+export function removeTmps(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 export async function startChild(tmp = freshTmp(), env: Record<string, string> = {}): Promise<Child> {

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { ControlClient, listSockets, MAX_LINE, socketDir, socketPath } from '../../src/runtime/control.js';
 import { hookPath } from '../../src/runtime/loader.js';
 import type { PatchInfo, TransitionStatus } from '../../src/runtime/types.js';
-import { freshTmp, MODULE, SHA256, startChild, type Child } from './control-child.js';
+import { freshTmp, MODULE, removeTmps, SHA256, startChild, type Child } from './control-child.js';
 
 let child: Child;
 let client: ControlClient;
@@ -24,6 +24,7 @@ before(async () => {
 after(async () => {
   client.close();
   await child.stop();
+  removeTmps();
 });
 
 /** Send raw lines on a fresh connection; resolves with every line the process answered before it closed. */
