@@ -472,6 +472,15 @@ test('the inline source map maps a thrown error back to its original line and co
   }
 });
 
+test('acorn.mjs (ESM) instrumented parses a file to the same AST as the original', async () => {
+  const file = require.resolve('acorn').replace(/acorn\.js$/, 'acorn.mjs');
+  const src = readFileSync(file, 'utf8');
+  const { code, table } = instrument(src, { id: 'acorn/dist/acorn.mjs', format: 'module' });
+  assert.ok(table.s.length > 300, `${table.s.length} sites`);
+  const parseWith = async (text: string) => JSON.stringify((await importEsm(text)).parse(src, { ecmaVersion: 'latest', sourceType: 'module', locations: true }));
+  assert.equal(await parseWith(code), await parseWith(src));
+});
+
 test('typescript.js (9 MB, CJS) instrumented: same line structure, sane sites, compiles a program to identical output', () => {
   const file = require.resolve('typescript');
   const src = readFileSync(file, 'utf8');
