@@ -190,7 +190,7 @@ async function finish({ io, values, client }: ProcessContext, info: PatchInfo): 
     const st = await client.call<TransitionStatus>('status');
     if (st.patch === null) break;
     // A line when something but the clock moved: the retries make that about once a second at most.
-    const key = JSON.stringify([st.patch, st.targetState, st.blocked.length, st.tasks, st.attempts]);
+    const key = JSON.stringify([st.patch, st.targetState, st.pending, st.tasks, st.attempts]);
     if (!values.json && key !== last) io.out(`waiting: ${describe(st)}`);
     last = key;
     if (Date.now() >= until) {
@@ -281,7 +281,7 @@ function ms(n: number): string {
 const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
 
 function describe(st: TransitionStatus): string {
-  return `'${st.patch}' ${st.targetState} for ${ms(st.ageMs)}, ${st.blocked.length} of ${plural(st.tasks, 'task')} not switched, ${plural(st.attempts, 'failed attempt')}`;
+  return `'${st.patch}' ${st.targetState} for ${ms(st.ageMs)}, ${st.pending} of ${plural(st.tasks, 'task')} not switched, ${plural(st.attempts, 'failed attempt')}`;
 }
 
 function formatStatus(st: TransitionStatus): string[] {

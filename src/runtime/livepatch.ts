@@ -491,6 +491,7 @@ export class Runtime implements Dispatch, HostRuntime {
       targetState: tgt === TRANSITION_IDLE ? 'idle' : tgt === TRANSITION_PATCHED ? 'patching' : 'unpatching',
       ageMs: patch ? Math.round(performance.now() - this.transitionStarted) : 0,
       tasks: all.length,
+      pending: blocked.length,
       blocked: blocked.slice(0, limit),
       attempts: this.klp.signalsCnt,
     };

@@ -85,6 +85,7 @@ function checkObject(where: string, obj: unknown): void {
       fail(`${fw} (${func.oldName}): 'oldSympos' must be a non-negative integer`);
     const hasSource = typeof func.source === 'string';
     const hasFn = typeof func.fn === 'function';
+    if (func.fn !== undefined && !hasFn) fail(`${fw} (${func.oldName}): 'fn' must be a function (in-process only; a JSON patch gives 'source')`);
     if (hasSource === hasFn) fail(`${fw} (${func.oldName}): give exactly one of 'source' (text) or 'fn' (a function)`);
   });
   if (obj.callbacks !== undefined) {

@@ -34,6 +34,8 @@ export interface TransitionStatus {
   ageMs: number;
   /** Live tasks in all (including the root task). */
   tasks: number;
+  /** How many tasks are not at the target yet (all of them, whatever `limit`). */
+  pending: number;
   /** Tasks not at the target yet, oldest first (at most `limit` of them when asked). */
   blocked: BlockedTask[];
   /** Failed completion attempts so far (fake signals go out every 15th). */
