@@ -493,7 +493,7 @@ export class Runtime implements Dispatch, HostRuntime {
       tasks: all.length,
       pending: blocked.length,
       blocked: blocked.slice(0, limit),
-      attempts: this.klp.signalsCnt,
+      attempts: patch ? this.klp.signalsCnt : 0,
     };
   }
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { subscribe } from 'node:diagnostics_channel';
 import { test } from 'node:test';
-import { installRuntime, isLpError, klpUpdatePatchState, runTask, shadow } from '../../src/runtime/index.js';
+import { installRuntime, isLpError, klpUpdatePatchState, onLivepatchSignal, runTask, shadow } from '../../src/runtime/index.js';
 import type { PatchFile } from '../../src/runtime/patchfile.js';
 import { loadModule, sha256 } from './load.js';
 
@@ -231,4 +231,33 @@ test('shadow variables attach data to live objects', () => {
   assert.equal(shadow.get(obj, 1), data);
   shadow.free(obj, 1);
   assert.equal(shadow.get(obj, 1), null);
+});
+
+test('a task that stalls the transition gets the fake signal every 15th failed attempt', async () => {
+  const src = 'async function poll(g) { await g; return "done" }\nmodule.exports = { poll };\n';
+  const m = loadModule<{ poll: (g: Promise<void>) => Promise<string> }>('./t10/poll.js', src);
+  const gate = deferred();
+  let signals = 0;
+  const poller = runTask('GET /poll', () => {
+    // A long poll ends early when livepatch asks; ignoring the signal would be safe too.
+    onLivepatchSignal(() => {
+      signals++;
+      gate.resolve();
+    });
+    return m.poll(gate.promise);
+  });
+  rt.retryMs = 1;
+  // The retry timer does not keep a process alive (a service's server does): this test has no server.
+  const keepAlive = setInterval(() => {}, 1000);
+  try {
+    rt.enable(patchFor('p10', './t10/poll.js', src, [{ oldName: 'poll', source: 'async function (g) { await g; return "new" }' }]));
+    assert.equal(await poller, 'done');
+    assert.equal(signals, 1);
+    assert.equal(await rt.waitIdle(1000), true);
+    assert.equal(rt.status().attempts, 0);
+  } finally {
+    clearInterval(keepAlive);
+    rt.retryMs = 10;
+  }
+  await logOf(() => rt.disable('p10'));
 });
