@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { Module } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { installRuntime, runTask } from '../dist/src/runtime/index.js';
-import { loadModule, sha256 } from '../dist/test/runtime/load.js';
+import { JOBS_SOURCE, loadModule, sha256 } from '../dist/test/runtime/load.js';
 
 process.env.LIVEPATCH_LOG ??= 'off';
 const rt = installRuntime();
@@ -118,13 +118,6 @@ subscribe('livepatch:log', ({ line }) => {
   if (COMPLETE.test(line)) completedAt = performance.now();
 });
 
-const TSRC = [
-  'function fmt(x) { return "v1:" + x }',
-  'async function work(gate) { await gate; return fmt(1) }',
-  'async function slowOp(gate) { await gate; return fmt(2) }',
-  'module.exports = { fmt, work, slowOp };',
-  '',
-].join('\n');
 const gate = () => {
   let open;
   const promise = new Promise((r) => (open = r));
@@ -134,7 +127,7 @@ const gate = () => {
 let round = 0;
 async function completionRun(n, blockers) {
   const id = `./bench/c${++round}.js`;
-  const m = loadModule(id, TSRC);
+  const m = loadModule(id, JOBS_SOURCE);
   const idle = gate();
   const others = Array.from({ length: n }, (_, i) => runTask(`job:${i}`, () => m.work(idle.promise)));
   const gates = Array.from({ length: blockers }, () => gate());
@@ -142,7 +135,7 @@ async function completionRun(n, blockers) {
   const funcs = [{ oldName: 'fmt', source: '(x) => "v2:" + x' }];
   if (blockers) funcs.push({ oldName: 'slowOp', source: 'async function (g) { await g; return fmt(2) }' });
   const t0 = performance.now();
-  rt.asRuntime(() => rt.enable({ name: `c${round}`, objs: [{ name: id, sha256: sha256(TSRC), funcs }] }));
+  rt.asRuntime(() => rt.enable({ name: `c${round}`, objs: [{ name: id, sha256: sha256(JOBS_SOURCE), funcs }] }));
   const enableMs = performance.now() - t0;
   let lastBlockerToComplete = NaN;
   if (blockers) {

@@ -4,21 +4,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { installRuntime, runTask } from '../../src/runtime/index.js';
-import { loadModule, sha256 } from './load.js';
+import { JOBS_SOURCE as SRC, loadModule, sha256, type Jobs as M } from './load.js';
 
 const rt = installRuntime();
 // Far beyond any test: a completion seen here came from an event, not from the kernel-style retry.
 rt.retryMs = 600_000;
-
-const SRC = [
-  'function fmt(x) { return "v1:" + x }',
-  'async function work(gate) { await gate; return fmt(1) }',
-  'async function slowOp(gate) { await gate; return fmt(2) }',
-  'module.exports = { fmt, work, slowOp };',
-  '',
-].join('\n');
-
-type M = { fmt: (x: number) => string; work: (g: Promise<void>) => Promise<string>; slowOp: (g: Promise<void>) => Promise<string> };
 
 function gate(): { promise: Promise<void>; open: () => void } {
   let open!: () => void;

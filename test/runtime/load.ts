@@ -22,3 +22,21 @@ export function loadModule<T = Record<string, (...a: never[]) => unknown>>(id: s
   m._compile(code, filename);
   return m.exports as T;
 }
+
+/**
+ * A module of jobs for completion tests and the runtime bench: work() waits in a function no patch
+ * changes, slowOp() in one the blocking patches change; both call fmt() after their gate opens.
+ */
+export const JOBS_SOURCE = [
+  'function fmt(x) { return "v1:" + x }',
+  'async function work(gate) { await gate; return fmt(1) }',
+  'async function slowOp(gate) { await gate; return fmt(2) }',
+  'module.exports = { fmt, work, slowOp };',
+  '',
+].join('\n');
+
+export interface Jobs {
+  fmt: (x: number) => string;
+  work: (g: Promise<void>) => Promise<string>;
+  slowOp: (g: Promise<void>) => Promise<string>;
+}
