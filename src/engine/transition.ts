@@ -606,6 +606,10 @@ export function synchronizeTransition(k: Klp, p: Proc, f: Frame): St {
     case 1:
       if (f.i >= k.host.possibleCpus()) {
         k.host.readUnlock('cpus', p.cpu);
+        // Waiting for each CPU's work to complete orders what every CPU made visible before it ran the
+        // work before our next access: without this the caller could still read a task's patch_state
+        // from before that task's last updatePatchState() (relaxed memory).
+        k.mem.mb(p.cpu);
         return ret(p, 0, St.Next);
       }
       if (k.host.cpuOnline(f.i)) {

@@ -9,6 +9,12 @@
 // (in order per address), so without smp_rmb() two loads can see memory as of different times.
 // smp_rmb() applies the CPU's whole queue; a full barrier (and test_and_clear, and a CPU passing
 // through schedule() in synchronize) drains both.
+//
+// Both lists are kept in a canonical form, so that executions that differ only in bookkeeping are one
+// state to a checker: a CPU's queue holds at most one update per address, so its order means nothing
+// and it is sorted by address; a store buffer holds at most one store per address and wmb epoch, so
+// within an epoch it is sorted by address too. An update equal to what the CPU already sees is no
+// update and is not queued.
 
 import type { Memory } from '../engine/memory.js';
 
@@ -28,9 +34,15 @@ export class RelaxedMemory implements Memory {
   private readonly queue: Pending[][];
   private readonly epoch: number[];
 
+  /**
+   * @param litmus The addresses whose stores may be delayed, as in a litmus test that names only the
+   * variables a barrier orders; a store to any other address becomes visible to every CPU at once
+   * whenever that is one of the executions allowed here. Absent: every address is relaxed.
+   */
   constructor(
     readonly cpus: number,
     readonly size: number,
+    private readonly litmus?: readonly number[],
   ) {
     this.global = new Int32Array(size);
     this.view = Array.from({ length: cpus }, () => new Int32Array(size));
@@ -53,11 +65,28 @@ export class RelaxedMemory implements Memory {
   store(cpu: number, a: number, v: number): void {
     this.check(a);
     const buf = this.buffer[cpu];
+    const e = this.epoch[cpu];
+    if (this.litmus && !this.litmus.includes(a)) {
+      // Not a litmus variable: visible everywhere at once, unless a buffered store must become visible
+      // first (one before an smp_wmb(), or one to the same address). Then it waits its turn in
+      // program order: fenced on both sides, so it adds no reordering of its own.
+      if (!buf.some((p) => p.e !== e || p.a === a)) return this.publish(cpu, a, v);
+      const last = buf[buf.length - 1];
+      if (last.a === a && last.e === e - 1) last.v = v;
+      else {
+        const fenced = last.e === e ? e + 1 : e;
+        buf.push({ a, v, e: fenced });
+        this.epoch[cpu] = fenced + 1;
+      }
+      return;
+    }
     // Coalesce with a buffered store to the same address in the same epoch: nobody else can have
     // seen the older one yet, and without this a CPU storing in a loop makes the state space infinite.
-    const same = buf.findIndex((p) => p.a === a && p.e === this.epoch[cpu]);
-    if (same >= 0 && !buf.slice(same + 1).some((p) => p.a === a)) buf[same].v = v;
-    else buf.push({ a, v, e: this.epoch[cpu] });
+    // The current epoch's stores are the buffer's tail.
+    let i = buf.length;
+    while (i > 0 && buf[i - 1].e === e && buf[i - 1].a >= a) i--;
+    if (i < buf.length && buf[i].a === a) buf[i].v = v;
+    else buf.splice(i, 0, { a, v, e });
   }
 
   testAndClear(cpu: number, a: number): number {
@@ -68,7 +97,10 @@ export class RelaxedMemory implements Memory {
   }
 
   wmb(cpu: number): void {
-    if (this.buffer[cpu].length > 0) this.epoch[cpu]++;
+    // Only a buffered store of the current epoch needs fencing off: epochs stay dense, so two buffers
+    // that order their stores alike capture alike.
+    const buf = this.buffer[cpu];
+    if (buf.length > 0 && buf[buf.length - 1].e === this.epoch[cpu]) this.epoch[cpu]++;
   }
 
   rmb(cpu: number): void {
@@ -89,20 +121,15 @@ export class RelaxedMemory implements Memory {
   flushable(cpu: number): number[] {
     const buf = this.buffer[cpu];
     if (buf.length === 0) return [];
-    const e = buf[0].e;
     const out: number[] = [];
-    for (let i = 0; i < buf.length && buf[i].e === e; i++) {
-      if (!buf.slice(0, i).some((p) => p.a === buf[i].a)) out.push(i);
-    }
+    // The oldest epoch holds one store per address, so any of them may go first.
+    for (let i = 0; i < buf.length && buf[i].e === buf[0].e; i++) out.push(i);
     return out;
   }
 
-  /** The invalidations `cpu` may apply next (indices into its queue). */
+  /** The invalidations `cpu` may apply next (indices into its queue): one per address, so any. */
   appliable(cpu: number): number[] {
-    const q = this.queue[cpu];
-    const out: number[] = [];
-    for (let i = 0; i < q.length; i++) if (!q.slice(0, i).some((p) => p.a === q[i].a)) out.push(i);
-    return out;
+    return this.queue[cpu].map((_, i) => i);
   }
 
   /** Make the i-th buffered store of `cpu` visible. */
@@ -119,16 +146,27 @@ export class RelaxedMemory implements Memory {
 
   private publish(cpu: number, a: number, v: number): void {
     this.global[a] = v;
-    this.view[cpu][a] = v;
+    // Outside a litmus test's variables every CPU takes the store in at once.
+    const everywhere = this.litmus !== undefined && !this.litmus.includes(a);
     for (let c = 0; c < this.cpus; c++) {
-      if (c === cpu) continue;
+      const q = this.queue[c];
+      let i = 0;
+      while (i < q.length && q[i].a < a) i++;
+      const queued = i < q.length && q[i].a === a;
+      if (c === cpu || everywhere) {
+        // The writer sees its own store at once; an older update from another CPU still queued for
+        // this address must not overwrite it later (coherence).
+        this.view[c][a] = v;
+        if (queued) q.splice(i, 1);
+        continue;
+      }
       // At most one pending update per address and CPU: a newer one replaces it (the CPU skips the
       // intermediate value, which it may do anyway). This bounds the queues; it drops only the
       // executions that read the intermediate value late.
-      const q = this.queue[c];
-      const same = q.findIndex((p) => p.a === a);
-      if (same >= 0) q[same].v = v;
-      else q.push({ a, v, e: 0 });
+      if (this.view[c][a] === v) {
+        if (queued) q.splice(i, 1);
+      } else if (queued) q[i].v = v;
+      else q.splice(i, 0, { a, v, e: 0 });
     }
   }
 

@@ -2,6 +2,7 @@
 // story (the same transition code, on the checker's World) with its default size.
 
 import { LpError } from '../../engine/index.js';
+import { barrierModels } from './barrier-models.js';
 import type { WorldConfig } from './world.js';
 
 export type ModelShape = Omit<WorldConfig, 'variant' | 'memory' | 'drop'>;
@@ -59,6 +60,7 @@ export const MODELS: Record<string, { description: string; shape: ModelShape }> 
     description: 'the protocol the SPIN comparison models: tasks at the barrier or asleep in f, one reverse',
     shape: { ...base, tasks: 3, reverses: 1, lean: true },
   },
+  ...barrierModels(base),
 };
 
 export function model(name: string): { description: string; shape: ModelShape } {

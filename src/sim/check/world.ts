@@ -72,6 +72,8 @@ export interface WorldConfig {
   prepatched: boolean;
   /** How many times the admin may disable the patch once it is fully applied. */
   disables: number;
+  /** Under relaxed memory, the addresses whose stores may be delayed (absent: all). */
+  litmus?: readonly number[];
   variant: Variant;
   memory: MemoryModel;
   drop: readonly string[];
@@ -195,7 +197,7 @@ export class World implements Host {
   constructor(readonly config: WorldConfig) {
     this.maxTasks = config.tasks + (config.fork ? 1 : 0);
     const ncells = (this.maxTasks + config.cpus + 2) * 8 + 64;
-    this.mem = config.memory === 'relaxed' ? new RelaxedMemory(config.cpus, ncells) : new ScMemory();
+    this.mem = config.memory === 'relaxed' ? new RelaxedMemory(config.cpus, ncells, config.litmus) : new ScMemory();
     this.klp = new Klp(this, this.traced(this.mem), config.variant);
     this.klp.drop = new Set(config.drop);
     this.code = { f: 1, g: 2, newF: 11, newG: 12, m: 3, newM: 13 };
@@ -547,6 +549,10 @@ export class World implements Host {
   }
 
   private toUser(t: number): void {
+    // In user mode the task is blocked (U): it passed schedule(), a full barrier on its CPU. Without it
+    // the kworker could stack-check and switch the task while the task's own last patch_state store,
+    // from updatePatchState(), is still in flight, and that older store would land last.
+    this.mem.mb(this.cpuOfProc(2 + this.config.cpus + t));
     this.pc[t] = U;
     this.vf[t] = 0;
     this.forcedTasks &= ~(1 << t);

@@ -80,10 +80,8 @@ test('mutations under relaxed memory: the init write barrier and the handler rea
   // With every barrier in place the same search finds nothing.
   const clean = check(world('seed-barriers', { memory: 'relaxed', rounds: 2 }), { ...opts, maxStates: 1_000_000 });
   assert.equal(clean.violation, null);
-  // Not shown in this model (no violation within these bounds; see docs/model-checking.md):
-  // wmb-enable, wmb-disable, wmb-reverse, rmb-handler-stack, rmb-sched. A barrier is needed only
-  // against the reorderings this memory model allows in these scenarios; these five were not
-  // observed to matter by the bounded random search, which is not a proof that they never do.
+  // These two cannot break a safety invariant in this World (why: test/sim/check/barriers.test.ts,
+  // which checks every barrier on its litmus model with complete searches).
   for (const drop of ['wmb-reverse', 'rmb-sched']) {
     const r = check(world('seed-barriers', { memory: 'relaxed', drop: [drop], rounds: 2 }), { ...opts, maxStates: 300_000 });
     assert.equal(r.violation, null, drop);
