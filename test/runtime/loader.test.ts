@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
@@ -26,7 +26,8 @@ interface NodeBin {
   hookPath: 'sync' | 'async';
 }
 
-const NODES: NodeBin[] = [process.execPath, ...(existsSync(NODE24) ? [NODE24] : [])].map((bin) => {
+const bins = new Set([process.execPath, ...(existsSync(NODE24) ? [realpathSync(NODE24)] : [])]);
+const NODES: NodeBin[] = [...bins].map((bin) => {
   const version = spawnSync(bin, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout.trim();
   return { bin, version, hookPath: hookPathFor(version) };
 });
