@@ -3,6 +3,7 @@
 // then loads unchanged (fail open: livepatch must never be the reason a service does not start).
 
 import Module from 'node:module';
+import { isMainThread } from 'node:worker_threads';
 import { isLpError } from '../engine/errors.js';
 import { patchCompile } from './cjs.js';
 import { loadConfig } from './config.js';
@@ -31,8 +32,11 @@ if (global[HOOKS] === undefined) {
     }
     global[HOOKS] = hookPath;
   } catch (e) {
-    process.stderr.write(
-      isLpError(e) ? `livepatch: ${e.toString()}\n` : `livepatch: warning: loader hooks not installed: ${String(e)}\n`,
-    );
+    // Worker threads run this file again: the main thread has said it already.
+    if (isMainThread) {
+      process.stderr.write(
+        isLpError(e) ? `livepatch: ${e.toString()}\n` : `livepatch: warning: loader hooks not installed: ${String(e)}\n`,
+      );
+    }
   }
 }

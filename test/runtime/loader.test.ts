@@ -88,6 +88,7 @@ const APP: Record<string, string> = {
   'package.json': '{ "type": "module" }',
   'livepatch.config.json': JSON.stringify({ packages: ['dep', '@s/p'], exclude: ['lib/skip.*'], cacheDir: 'cache' }),
   'app.js': `import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import * as esm from './lib/esm.js';
 import * as mjs from './lib/mod.mjs';
 import com from './lib/com.cjs';
@@ -112,12 +113,17 @@ const modules = {
 console.log(JSON.stringify({
   hooks,
   data: data.ok,
-  modules: Object.fromEntries(Object.entries(modules).map(([k, m]) => [k, [m.probe(), String(m.f).includes('__lp$M')]])),
+  modules: {
+    ...Object.fromEntries(Object.entries(modules).map(([k, m]) => [k, [m.probe(), String(m.f).includes('__lp$M')]])),
+    // A worker thread inherits --import, so it gets hooks of its own.
+    './lib/worker.js': await new Promise((resolve) => new Worker(new URL('./lib/worker.js', import.meta.url)).once('message', resolve)),
+  },
   stacks: throwers.map((t) => { try { t.boom() } catch (e) { return e.stack.split('\\n')[1].trim() } }),
   fromCache: globalThis.__lpFromCache === true,
 }));
 `,
   'lib/esm.js': esm(),
+  'lib/worker.js': `${esm()}import { parentPort } from 'node:worker_threads';\nparentPort.postMessage([probe(), String(f).includes('__lp$M')]);\n`,
   'lib/mod.mjs': esm(),
   'lib/com.cjs': cjs(
     "exports.nested = require('./nested.cjs');\nexports.re = require('./re.mjs');\n" +
@@ -149,6 +155,7 @@ console.log(JSON.stringify({
 const INSTRUMENTED = [
   './app.js',
   './lib/esm.js',
+  './lib/worker.js',
   './lib/mod.mjs',
   './lib/com.cjs',
   './lib/nested.cjs',
