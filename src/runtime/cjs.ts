@@ -1,6 +1,6 @@
-// Node 20: the CJS half of the loader. Every CommonJS module, whether required or imported, ends in
-// `Module.prototype._compile`; so does require(esm) (with format 'module'), which the ESM hooks of
-// `module.register` never see.
+// The async path's CJS half (Node 20, and the 22 / 24 releases hookPathFor keeps off the sync path).
+// Every CommonJS module, whether required or imported, ends in `Module.prototype._compile`; so does
+// require(esm) (with format 'module'), which the ESM hooks of `module.register` never see.
 
 import Module from 'node:module';
 import type { Loader } from './loader.js';

@@ -1,6 +1,7 @@
-// Node 20: the ESM half of the loader, run by `module.register` in Node's loader thread. CJS is left
-// alone here (Node 20 hands it over with source null, and CJS source returned from this hook would run
-// under a different `require`); cjs.ts instruments it in the main thread.
+// The async path's ESM half (Node 20, and the 22 / 24 releases hookPathFor keeps off the sync path),
+// run by `module.register` in Node's loader thread. CJS is left alone here (it comes with source null,
+// and CJS source returned from this hook would run under a different `require`); cjs.ts instruments it
+// in the main thread.
 
 import { fileURLToPath } from 'node:url';
 import type { LoaderConfig } from './config.js';
