@@ -1,7 +1,7 @@
 // Which files are patchable, and the object name each one gets (the kernel's klp_object name).
 //
-// The config is plain JSON so that the Node 20 loader thread can receive it through `module.register`'s
-// `data`; the matchers are rebuilt from it on each side (see selectorFor).
+// The config is plain JSON so that the async path's loader thread can receive it through
+// `module.register`'s `data`; the matchers are rebuilt from it on each side (see selectorFor).
 
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';

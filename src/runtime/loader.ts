@@ -1,5 +1,5 @@
-// The one load-time transform every hook shares (the in-thread load hook, the Node 20 ESM hook in the
-// loader thread, the Node 20 `_compile` patch): is the file patchable, is it cached, instrument it.
+// The one load-time transform every hook shares (the sync path's load hook; the async path's ESM hook
+// in the loader thread and its `_compile` patch): is the file patchable, is it cached, instrument it.
 // Nothing here may break loading: a module that cannot be instrumented runs unchanged, with one
 // warning line.
 
@@ -87,8 +87,8 @@ export class Loader {
   private warn(id: string, reason: string): void {
     if (this.warned.has(id)) return;
     this.warned.add(id);
-    // writeSync: on Node 20 this runs in the loader thread, whose process.stderr is an async pipe to
-    // the main thread that may not be flushed before the process exits.
+    // writeSync: on the async path this runs in the loader thread, whose process.stderr is an async
+    // pipe to the main thread that may not be flushed before the process exits.
     writeSync(2, `livepatch: warning: ${id}: not instrumented: ${reason}\n`);
   }
 }
