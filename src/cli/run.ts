@@ -18,7 +18,8 @@ const FROM_TERMINAL = new Set<NodeJS.Signals>(['SIGINT', 'SIGQUIT']);
 /** Resolves to the child's exit code, or 128 + the signal number that killed it (as a shell reports it). */
 export function run(argv: string[]): Promise<number> {
   if (argv.length === 0) {
-    return Promise.reject(new LpError('LP_ERR_USAGE', "usage: livepatch run <app.js> [args] (node options may precede the script)"));
+    const usage = 'usage: livepatch run <app.js> [args] (node options may precede the script)';
+    return Promise.reject(new LpError('LP_ERR_USAGE', usage));
   }
   const child = spawn(process.execPath, ['--import', REGISTER, ...argv], { stdio: 'inherit' });
   const forward = (signal: NodeJS.Signals) => {

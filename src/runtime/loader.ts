@@ -24,7 +24,11 @@ export interface LoadResult {
 export function hookPathFor(nodeVersion: string): 'sync' | 'async' {
   const [major, minor, patch] = nodeVersion.split('.').map(Number);
   const v = (major * 1000 + minor) * 1000 + patch;
-  const sync = major >= 26 || (major === 25 && v >= 25_001_000) || (major === 24 && v >= 24_011_001) || (major === 22 && v >= 22_022_003);
+  const sync =
+    major >= 26 ||
+    (major === 25 && v >= 25_001_000) ||
+    (major === 24 && v >= 24_011_001) ||
+    (major === 22 && v >= 22_022_003);
   return sync ? 'sync' : 'async';
 }
 
