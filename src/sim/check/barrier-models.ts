@@ -41,9 +41,11 @@ export function barrierModels(base: ModelShape): Record<string, { description: s
       shape: { ...litmus, reverses: 1, litmus: [TARGET] },
     },
     'litmus-sched': {
+      // CPU-bound: the hook's caller is already running, so nothing orders its loads but the hook's own
+      // smp_rmb(); two rounds: a freezable sleep (cond_resched()), then a syscall into f.
       description:
-        'enable while task0 on CPU 1 calls f and g or sleeps freezably (the scheduler hook); klp_target_state and task0->patch_state are relaxed (rmb-sched)',
-      shape: { ...litmus, freezableSleep: true, litmus: [TARGET, TASK0_STATE] },
+        'enable while the CPU-bound task0 on CPU 1 sleeps freezably (the scheduler hook), then calls f and g; only klp_target_state is relaxed (rmb-sched)',
+      shape: { ...litmus, freezableSleep: true, cpuBound: true, rounds: 2, litmus: [TARGET] },
     },
   };
 }

@@ -74,6 +74,12 @@ export interface WorldConfig {
   disables: number;
   /** Under relaxed memory, the addresses whose stores may be delayed (absent: all). */
   litmus?: readonly number[];
+  /**
+   * User tasks are CPU-bound: in user mode a task is running, not blocked, so no stack check can switch
+   * it and nothing schedules it in (no barrier) before its next step; its freezable sleeps stand for
+   * cond_resched() in a CPU-bound kthread, the caller the scheduler hook was written for.
+   */
+  cpuBound?: boolean;
   variant: Variant;
   memory: MemoryModel;
   drop: readonly string[];
@@ -309,8 +315,11 @@ export class World implements Host {
     this.touch(task);
     if (task === current) return false;
     if (task >= this.maxTasks) return this.online[task - this.maxTasks]; // an online CPU runs its idle task
+    // A task inside a verb is running it: the scheduler hook runs before its task goes to sleep.
+    if (this.procs[2 + this.config.cpus + task]) return true;
     const pc = this.pc[task];
-    return pc !== U && pc !== SLEEP_FREEZABLE && pc !== SLEEP_IN_F && pc !== UNBORN;
+    if (pc === U) return this.config.cpuBound === true;
+    return pc !== SLEEP_FREEZABLE && pc !== SLEEP_IN_F && pc !== UNBORN;
   }
   taskName(task: number): string {
     return task >= this.maxTasks ? `swapper/${task - this.maxTasks}:${task}` : `task${task}:${task}`;
@@ -551,8 +560,9 @@ export class World implements Host {
   private toUser(t: number): void {
     // In user mode the task is blocked (U): it passed schedule(), a full barrier on its CPU. Without it
     // the kworker could stack-check and switch the task while the task's own last patch_state store,
-    // from updatePatchState(), is still in flight, and that older store would land last.
-    this.mem.mb(this.cpuOfProc(2 + this.config.cpus + t));
+    // from updatePatchState(), is still in flight, and that older store would land last. A CPU-bound
+    // task keeps running and cannot be stack-checked.
+    if (!this.config.cpuBound) this.mem.mb(this.cpuOfProc(2 + this.config.cpus + t));
     this.pc[t] = U;
     this.vf[t] = 0;
     this.forcedTasks &= ~(1 << t);

@@ -89,14 +89,10 @@ test('wmb-reverse: no violation in this model, a stale klp_target_state after a 
   notShown('wmb-reverse', 'litmus-reverse');
 });
 
-test('rmb-sched: no violation in this model, every caller of the scheduler hook was just scheduled in', () => {
-  // Its partner is the smp_wmb() in initTransition(): without the read barrier, a task already running
-  // on CPU 1 (cond_resched() in a CPU-bound kthread) could see its new TIF_PATCH_PENDING but the old
-  // klp_target_state (IDLE) and switch itself to IDLE, and its next patched call would hit I7. In this
-  // World the hook runs only when a task leaves user mode for a freezable sleep, and leaving the
-  // blocked state is a schedule-in, a full barrier on its CPU, just before the flag is read: the
-  // target and patch_state the CPU loads afterwards are at least as new as the flag. (After a reverse
-  // a stale target is the task's own state, as for wmb-reverse.) The World has no task that reaches
-  // the hook while running.
-  notShown('rmb-sched', 'litmus-sched');
+test('rmb-sched: a CPU-bound task sees its flag before klp_target_state and switches itself to IDLE (I7)', () => {
+  // Its partner is the smp_wmb() in initTransition(). The task, running on CPU 1 (cond_resched() in a
+  // CPU-bound kthread: no schedule-in orders anything for it), sees its new TIF_PATCH_PENDING but the
+  // klp_target_state of before the transition, IDLE; its stack check passes and it switches itself to
+  // IDLE, and its next call of f warns.
+  needed('rmb-sched', 'litmus-sched', 'I7');
 });

@@ -80,8 +80,8 @@ test('mutations under relaxed memory: the init write barrier and the handler rea
   // With every barrier in place the same search finds nothing.
   const clean = check(world('seed-barriers', { memory: 'relaxed', rounds: 2 }), { ...opts, maxStates: 1_000_000 });
   assert.equal(clean.violation, null);
-  // These two cannot break a safety invariant in this World (why: test/sim/check/barriers.test.ts,
-  // which checks every barrier on its litmus model with complete searches).
+  // These two have no reader here (no reverse, no scheduler hook); test/sim/check/barriers.test.ts
+  // checks every barrier on its litmus model with complete searches.
   for (const drop of ['wmb-reverse', 'rmb-sched']) {
     const r = check(world('seed-barriers', { memory: 'relaxed', drop: [drop], rounds: 2 }), { ...opts, maxStates: 300_000 });
     assert.equal(r.violation, null, drop);
