@@ -15,6 +15,7 @@ const MEMORIES: readonly MemoryModel[] = ['sc', 'relaxed'];
 export const DROPPABLE = [
   'wmb-init',
   'wmb-enable',
+  'release-push',
   'wmb-disable',
   'wmb-reverse',
   'rmb-handler',

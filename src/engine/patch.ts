@@ -84,7 +84,9 @@ function patchFunc(k: Klp, p: Proc, func: KlpFunc): void {
   func.ops = k.opsFor(func.oldFunc);
   const head = addr(Var.StackHead, func.ops);
   k.mem.store(p.cpu, addr(Var.StackNext, func.id), k.mem.load(p.cpu, head));
-  k.mem.wmb(p.cpu);
+  // rcu_assign_pointer() is a release: it also orders the func->transition writes of
+  // initTransition() before the push, which is why dropping only wmb-enable changes nothing.
+  if (!k.drop.has('release-push')) k.mem.wmb(p.cpu);
   k.mem.store(p.cpu, head, func.id + 1);
   func.patched = true;
 }
