@@ -77,7 +77,6 @@ byte head_f, head_g;           /* klp_ops->func_stack head: func id + 1 (f = 1, 
 byte next_f, next_g;           /* func->stack_node.next (0 = end of list) */
 bit tp;                        /* klp_transition_patch != NULL */
 bit penabled;                  /* patch->enabled */
-bit sigcnt;                    /* klp_signals_cnt, capped at 1 as in the world (signals change nothing here) */
 bit schedhook;                 /* klp_sched_try_switch_key */
 byte mutex = NOBODY;           /* klp_mutex owner */
 bit wq;                        /* klp_transition_work queued */
@@ -169,7 +168,7 @@ inline klp_start_transition() {
   fi
 #endif
 }
-#define START_DONE schedhook = 1; sigcnt = 0; starting = 0
+#define START_DONE schedhook = 1; starting = 0
 /* klp_try_complete_transition()'s first step: WARN if IDLE; read_lock(&tasklist_lock) */
 #define TC_BEGIN assert(target != KLP_IDLE); b = 1; i = 0; rv = 0
 
@@ -215,11 +214,9 @@ inline klp_try_complete(who) {
   d_step { if :: !rv -> b = 0 :: else fi; rv = 0; i = 1; CHECK }   /* cpus_read_unlock() */
   if
   :: d_step { !b ->
-       if                                             /* klp_send_signals() every 15th failure: never, */
-       :: sigcnt == 15 -> skip                        /* as the world caps klp_signals_cnt at 1 */
-       :: else
-       fi;
-       sigcnt = 1; wq = 1;                            /* schedule the retry */
+       /* klp_signals_cnt is not modelled: fake signals add nothing (any sleeper may wake at any step),
+        * and the World leaves the attempt count out of its state too */
+       wq = 1;                                        /* schedule the retry */
        tc_return(who); CHECK }
   :: d_step { b ->
        assert(ALL(ATT));                              /* I6: completing with every task at the target

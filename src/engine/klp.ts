@@ -89,6 +89,9 @@ export class Klp {
     for (const func of funcs) {
       if (func.id < 0 || func.patched) continue;
       this.freeFuncIds.push(func.id);
+      // Unregistered: a handler that still reaches it by id finds it freed (and WARNs), rather than
+      // a stale entry, so a run straight through and one restored from a snapshot agree.
+      delete this.funcs[func.id];
       func.id = -1;
     }
   }

@@ -5,6 +5,8 @@
 // Keeping these variables in one flat array behind this interface is what lets a host interpose a weak
 // memory model (per-CPU store buffers) and lets a model checker copy and hash the whole shared state.
 
+import type { IntVec } from './snapshot.js';
+
 /** Which kind of variable an address holds; addr = index * KINDS + kind. */
 export const enum Var {
   /** klp_target_state (index 0 only). */
@@ -84,10 +86,16 @@ export class ScMemory implements Memory {
     for (let a = 0; a < this.used; a++) out.push(this.cells[a]);
   }
 
+  /** capture() into a checker's reused vector (no allocation). */
+  captureInto(out: IntVec): void {
+    out.push(this.used);
+    for (let a = 0; a < this.used; a++) out.push(this.cells[a]);
+  }
+
   restore(data: ArrayLike<number>, at: number): number {
     const n = data[at++];
     if (n > this.cells.length) this.grow(n);
-    this.cells.fill(0);
+    if (this.used > n) this.cells.fill(0, n, this.used);
     for (let a = 0; a < n; a++) this.cells[a] = data[at++];
     this.used = n;
     return at;

@@ -1,107 +1,201 @@
 // Capture and restore of everything the engine keeps that changes, as integers: what a model checker
 // needs to store a state, hash it and come back to it. The patches themselves (their objects and
 // funcs) are built once by the checker and passed in; only their mutable fields are captured.
+//
+// A checker captures and restores millions of times a second, so both work on reused buffers and
+// reuse the engine objects in place: nothing here allocates once the buffers have grown.
 
 import { LpError } from './errors.js';
 import { Frame, Proc } from './machine.js';
 import type { Klp } from './klp.js';
 import type { KlpPatch } from './model.js';
 
+/** A growable int32 vector a capture appends to; clear() and reuse it so no state costs an allocation. */
+export class IntVec {
+  buf = new Int32Array(256);
+  n = 0;
+
+  clear(): void {
+    this.n = 0;
+  }
+
+  push(v: number): void {
+    if (this.n === this.buf.length) {
+      const next = new Int32Array(this.buf.length * 2);
+      next.set(this.buf);
+      this.buf = next;
+    }
+    this.buf[this.n++] = v;
+  }
+
+  /** The contents, without copying (valid until the next write). */
+  view(): Int32Array {
+    return this.buf.subarray(0, this.n);
+  }
+
+  /** The contents as a new array of their own. */
+  copy(): Int32Array {
+    return this.buf.slice(0, this.n);
+  }
+}
+
+/** A cursor over a captured vector. */
+export class IntReader {
+  data: ArrayLike<number> = [];
+  at = 0;
+
+  reset(data: ArrayLike<number>, at = 0): this {
+    this.data = data;
+    this.at = at;
+    return this;
+  }
+
+  next(): number {
+    return this.data[this.at++];
+  }
+}
+
+/** Bit i set iff `set` holds names[i]. */
+function mask(set: ReadonlySet<string>, names: readonly string[]): number {
+  let m = 0;
+  for (let i = 0; i < names.length; i++) if (set.has(names[i])) m |= 1 << i;
+  return m;
+}
+
+function restoreSet(set: Set<string>, names: readonly string[], m: number): void {
+  if (mask(set, names) === m) return;
+  set.clear();
+  for (let i = 0; i < names.length; i++) if (m & (1 << i)) set.add(names[i]);
+}
+
 /**
  * Append the engine's mutable state to `out`. The klp_mutex owner is a proc the caller owns: it
- * captures and restores that itself.
+ * captures and restores that itself. klp_signals_cnt is left to the caller too: a checker decides
+ * whether the attempt count is part of its state.
  */
-export function captureKlp(k: Klp, patches: readonly KlpPatch[], modules: readonly string[], out: number[]): void {
-  out.push(k.transitionPatch ? patches.indexOf(k.transitionPatch) : -1, k.signalsCnt, k.schedHook ? 1 : 0);
-  out.push(k.patches.length, ...k.patches.map((p) => patches.indexOf(p)));
-  let held = 0;
-  let live = 0;
-  patches.forEach((p, i) => (held |= k.moduleHeld.has(p.name) ? 1 << i : 0));
-  modules.forEach((m, i) => (live |= k.liveModules.has(m) ? 1 << i : 0));
-  out.push(held, live);
+export function captureKlp(k: Klp, patches: readonly KlpPatch[], patchNames: readonly string[], modules: readonly string[], out: IntVec): void {
+  out.push(k.transitionPatch ? patches.indexOf(k.transitionPatch) : -1);
+  out.push(k.schedHook ? 1 : 0);
+  out.push(k.patches.length);
+  for (const p of k.patches) out.push(patches.indexOf(p));
+  out.push(mask(k.moduleHeld, patchNames));
+  out.push(mask(k.liveModules, modules));
   for (const p of patches) {
-    if (p.objs.some((o) => o.dynamic)) throw new LpError('LP_ERR_SCENARIO', `patch '${p.name}': atomic-replace nops cannot be captured`);
     out.push((p.enabled ? 1 : 0) | (p.forced ? 2 : 0));
     for (const obj of p.objs) {
+      if (obj.dynamic) throw new LpError('LP_ERR_SCENARIO', `patch '${p.name}': atomic-replace nops cannot be captured`);
       out.push((obj.patched ? 1 : 0) | (obj.loaded ? 2 : 0) | (obj.postUnpatchEnabled ? 4 : 0));
-      for (const f of obj.funcs) out.push(f.id, f.patched ? 1 : 0, f.oldFunc, f.newFunc, f.ops);
+      for (const f of obj.funcs) {
+        out.push(f.id);
+        out.push(f.patched ? 1 : 0);
+        out.push(f.oldFunc);
+        out.push(f.newFunc);
+        out.push(f.ops);
+      }
     }
   }
-  out.push(k.freeFuncIds.length, ...k.freeFuncIds);
+  out.push(k.funcs.length);
+  out.push(k.freeFuncIds.length);
+  for (const id of k.freeFuncIds) out.push(id);
   out.push(k.warnings.length);
 }
 
-/** Restore what captureKlp() wrote at `at`; returns the offset after it. */
-export function restoreKlp(k: Klp, patches: readonly KlpPatch[], modules: readonly string[], data: ArrayLike<number>, at: number): number {
-  const tp = data[at++];
+/** Restore what captureKlp() wrote where `r` stands, and move `r` past it. */
+export function restoreKlp(k: Klp, patches: readonly KlpPatch[], patchNames: readonly string[], modules: readonly string[], r: IntReader): void {
+  const tp = r.next();
   k.transitionPatch = tp < 0 ? null : patches[tp];
-  k.signalsCnt = data[at++];
-  k.schedHook = data[at++] === 1;
-  const n = data[at++];
-  k.patches.length = 0;
-  for (let i = 0; i < n; i++) k.patches.push(patches[data[at++]]);
-  const held = data[at++];
-  const live = data[at++];
-  k.moduleHeld.clear();
-  patches.forEach((p, i) => held & (1 << i) && k.moduleHeld.add(p.name));
-  k.liveModules.clear();
-  modules.forEach((m, i) => live & (1 << i) && k.liveModules.add(m));
-  k.funcs.length = 0;
+  k.schedHook = r.next() === 1;
+  const n = r.next();
+  // (Setting an array's length costs a runtime call even when it does not change it.)
+  if (k.patches.length !== n) k.patches.length = n;
+  for (let i = 0; i < n; i++) k.patches[i] = patches[r.next()];
+  restoreSet(k.moduleHeld, patchNames, r.next());
+  restoreSet(k.liveModules, modules, r.next());
+  let funcsOk = true;
   for (const p of patches) {
-    const flags = data[at++];
+    const flags = r.next();
     p.enabled = (flags & 1) !== 0;
     p.forced = (flags & 2) !== 0;
     for (const obj of p.objs) {
-      const o = data[at++];
+      const o = r.next();
       obj.patched = (o & 1) !== 0;
       obj.loaded = (o & 2) !== 0;
       obj.postUnpatchEnabled = (o & 4) !== 0;
       for (const f of obj.funcs) {
-        f.id = data[at++];
-        f.patched = data[at++] === 1;
-        f.oldFunc = data[at++];
-        f.newFunc = data[at++];
-        f.ops = data[at++];
-        if (f.id >= 0) k.funcs[f.id] = f;
+        f.id = r.next();
+        f.patched = r.next() === 1;
+        f.oldFunc = r.next();
+        f.newFunc = r.next();
+        f.ops = r.next();
+        if (f.id >= 0 && k.funcs[f.id] !== f) funcsOk = false;
       }
     }
   }
-  const nfree = data[at++];
-  k.freeFuncIds.length = 0;
-  for (let i = 0; i < nfree; i++) k.freeFuncIds.push(data[at++]);
-  k.warnings.length = data[at++];
-  return at;
+  // k.funcs must hold exactly the funcs with ids, at their ids, and nothing else (its length decides
+  // the next fresh id): rebuild it only when it does not.
+  const nfuncs = r.next();
+  if (funcsOk && k.funcs.length === nfuncs) {
+    for (let id = 0; id < nfuncs; id++) if (k.funcs[id] !== undefined && k.funcs[id].id !== id) funcsOk = false;
+  } else funcsOk = false;
+  if (!funcsOk) {
+    k.funcs.length = 0;
+    k.funcs.length = nfuncs;
+    for (const p of patches) for (const f of p.allFuncs()) if (f.id >= 0) k.funcs[f.id] = f;
+  }
+  const nfree = r.next();
+  if (k.freeFuncIds.length !== nfree) k.freeFuncIds.length = nfree;
+  for (let i = 0; i < nfree; i++) k.freeFuncIds[i] = r.next();
+  const warned = r.next();
+  if (k.warnings.length !== warned) k.warnings.length = warned;
 }
 
-/** Append a proc's position: frame count, preemptOff, then fn, pc, i, a, b, rv per frame. */
-export function captureProc(p: Proc | null, out: number[]): void {
+/** Append a proc's position: -1 for none, else frame count, preemptOff, result, cpu, then fn, pc, i, a, b, rv per frame. */
+export function captureProc(p: Proc | null, out: IntVec): void {
   if (!p) {
     out.push(-1);
     return;
   }
-  out.push(p.frames.length, p.preemptOff, p.result, p.cpu);
-  for (const f of p.frames) out.push(f.fn, f.pc, f.i, f.a, f.b, f.rv);
+  out.push(p.frames.length);
+  out.push(p.preemptOff);
+  out.push(p.result);
+  out.push(p.cpu);
+  for (const f of p.frames) {
+    out.push(f.fn);
+    out.push(f.pc);
+    out.push(f.i);
+    out.push(f.a);
+    out.push(f.b);
+    out.push(f.rv);
+  }
 }
 
-/** Rebuild a proc captured by captureProc() (null if there was none); `task` is its `current`. */
-export function restoreProc(task: number, data: ArrayLike<number>, at: number): [Proc | null, number] {
-  const n = data[at++];
-  if (n < 0) return [null, at];
-  const preemptOff = data[at++];
-  const result = data[at++];
-  const cpu = data[at++];
-  const p = new Proc(cpu, task, data[at], data[at + 3], data[at + 4]);
-  p.frames.length = 0;
-  for (let i = 0; i < n; i++) {
-    const f = new Frame(data[at++], 0, 0);
-    f.pc = data[at++];
-    f.i = data[at++];
-    f.a = data[at++];
-    f.b = data[at++];
-    f.rv = data[at++];
-    p.frames.push(f);
+/**
+ * Restore a proc captured by captureProc() (null if there was none) where `r` stands. `reuse`, a proc
+ * of the same task nothing else refers to, is overwritten in place rather than a new one built;
+ * `task` is the `current` of a new one.
+ */
+export function restoreProc(task: number, reuse: Proc | null, r: IntReader): Proc | null {
+  const n = r.next();
+  if (n < 0) return null;
+  const preemptOff = r.next();
+  const result = r.next();
+  const cpu = r.next();
+  const p = reuse ?? new Proc(cpu, task, r.data[r.at]);
+  const frames = p.frames;
+  for (let j = 0; j < n; j++) {
+    const fn = r.next();
+    let f = frames[j];
+    if (f === undefined || f.fn !== fn) f = frames[j] = new Frame(fn, 0, 0);
+    f.pc = r.next();
+    f.i = r.next();
+    f.a = r.next();
+    f.b = r.next();
+    f.rv = r.next();
   }
+  if (frames.length !== n) frames.length = n;
   p.preemptOff = preemptOff;
   p.result = result;
-  return [p, at];
+  p.cpu = cpu;
+  p.error = null;
+  return p;
 }

@@ -3,9 +3,10 @@
 // too big to exhaust. Every strategy reports a violation as the list of choices that reach it: the
 // index of the action taken among World.actions() at each step, replayable exactly.
 
+import { IntVec } from '../../engine/snapshot.js';
 import { Rng } from '../scheduler.js';
-import { fingerprint, StateTable } from './table.js';
-import { ADMIN, GLOBAL, WORKER, type Action, type Violation, type World } from './world.js';
+import { Fingerprint, fingerprint, StateTable } from './table.js';
+import { ADMIN, GLOBAL, NONE, WORKER, type Action, type Violation, type World } from './world.js';
 
 export type Strategy = 'dfs' | 'bfs' | 'random' | 'pct';
 
@@ -24,6 +25,11 @@ export interface CheckOptions {
   pctDepth: number;
   /** dfs: collect the fingerprints of states with no step left (for cross-validating reductions). */
   terminals?: Set<string>;
+  /**
+   * dfs: collect the fingerprint of every stored state's canonical form (its class under task
+   * symmetry): an unreduced search and a symmetry-reduced one must reach the same classes.
+   */
+  classes?: Set<string>;
 }
 
 export interface CheckResult {
@@ -41,23 +47,52 @@ export interface CheckResult {
  * A persistent set at the current state, or null to expand everything. The admin's or the kworker's
  * next step (whichever holds klp_mutex: the other cannot act meanwhile) is tried; if it touched only
  * one user task's fields (and read globals that only the admin and kworker write), then that step
- * and that task's own steps are persistent: every other task's steps and the idle tasks' steps touch
- * other fields and commute with them ("task i's steps touch only task i's fields").
+ * and that task's own steps are persistent: every other task's steps, the idle tasks' steps and CPU
+ * hotplug touch other fields and commute with them ("task i's steps touch only task i's fields").
+ * The same holds for an idle task (its idle loop is its steps) unless hotplug could take its CPU
+ * down meanwhile. Hotplug needs no klp_mutex, but every step that reads what it writes (CPU online,
+ * the cpus lock) counts as touching everything, so it is never in such a set.
  */
-function persistent(w: World, state: Int32Array, actions: Action[]): Action[] | null {
+function persistent(w: World, state: Int32Array, at: number, actions: Action[]): Action[] | null {
   const owner = w.klp.mutexOwner;
-  const lead = owner === null ? -1 : w.procs.indexOf(owner);
+  if (owner === null) return retryFirst(w, state, at, actions);
+  const lead = w.procs.indexOf(owner);
   if (lead !== ADMIN && lead !== WORKER) return null;
-  // The admin's CPU hotplug needs no klp_mutex: with one still to come, nothing is independent.
-  if (w.downLeft > 0 || w.upLeft > 0) return null;
   const a = actions.find((x) => x.proc === lead && x.choice === 0);
   if (!a) return null;
-  if (!w.run(a)) return null;
-  const t = w.footprint;
-  w.restore(state);
+  const t = footprintOf(w, state, at, a);
   if (t === GLOBAL) return null;
-  const taskProc = 2 + w.config.cpus + t;
-  return actions.filter((x) => x === a || (t >= 0 && x.proc === taskProc));
+  if (t === NONE) return [a];
+  // An idle task's steps run only while its CPU is online: hotplug must not be able to act meanwhile.
+  if (w.hotplugTouches(t)) return null;
+  const taskProc = w.procOfTask(t);
+  return actions.filter((x) => x === a || x.proc === taskProc);
+}
+
+/**
+ * While the kworker waits between retries (klp_mutex free, the work queued, a transition under way):
+ * its first step (mutex_lock, then a look at klp_transition_patch) touches no task, no Memory and
+ * nothing hotplug reads, and changes none of the invariants' inputs, so alone it is a persistent set,
+ * unless the admin could take klp_mutex now too (its verbs are dependent on the kworker's). All the
+ * ways the tasks could move before the retry starts are then explored after it, once each.
+ */
+function retryFirst(w: World, state: Int32Array, at: number, actions: Action[]): Action[] | null {
+  if (w.klp.transitionPatch === null || w.procs[WORKER]) return null;
+  let start: Action | null = null;
+  for (const x of actions) {
+    if (x.proc === WORKER) start = x;
+    else if (x.proc === ADMIN && !w.isHotplug(x)) return null;
+  }
+  if (!start || footprintOf(w, state, at, start) !== NONE) return null;
+  return [start];
+}
+
+/** What `a` touches (NONE, one user task, or GLOBAL); GLOBAL if it is blocked. The world is left as it was. */
+function footprintOf(w: World, state: Int32Array, at: number, a: Action): number {
+  if (!w.run(a)) return GLOBAL;
+  const t = w.footprint;
+  w.restore(state, at);
+  return t;
 }
 
 export function check(w: World, opts: CheckOptions): CheckResult {
@@ -68,22 +103,43 @@ export function check(w: World, opts: CheckOptions): CheckResult {
   return r;
 }
 
-/** The state's fingerprint, up to task symmetry when asked. */
-function key(w: World, buf: number[], symmetry: boolean): { h1: number; h2: number } {
-  if (symmetry) w.canonical(buf);
-  else w.capture(buf);
-  const [h1, h2] = fingerprint(buf);
-  return { h1, h2 };
+/**
+ * The states on the DFS stack, back to back in one growing array: a stack frame's state is a slice
+ * of it, so pushing a state allocates nothing once the arena has grown to the deepest path.
+ */
+class Arena {
+  data = new Int32Array(1 << 16);
+  top = 0;
+  peak = 0;
+
+  /** Copy `v` on top; returns its offset. */
+  push(v: IntVec): number {
+    const at = this.top;
+    if (at + v.n > this.data.length) {
+      const next = new Int32Array(Math.max(this.data.length * 2, at + v.n));
+      next.set(this.data.subarray(0, at));
+      this.data = next;
+    }
+    for (let j = 0; j < v.n; j++) this.data[at + j] = v.buf[j];
+    this.top = at + v.n;
+    if (this.top > this.peak) this.peak = this.top;
+    return at;
+  }
 }
 
 interface DfsFrame {
-  state: Int32Array;
+  /** Where its state is in the arena. */
+  at: number;
   actions: Action[];
   /** All enabled actions, when `actions` is a persistent subset of them. */
   all: Action[] | null;
   next: number;
-  /** The key of this state, to clear its on-stack mark when it is left. */
-  slot: number;
+  /**
+   * This state's fingerprint, to clear its on-stack mark when it is left (not its slot: the table
+   * moves entries when it grows).
+   */
+  h1: number;
+  h2: number;
   /** The index (among all enabled actions) of the step that led to the child being explored. */
   taken: number;
 }
@@ -92,38 +148,51 @@ const ON_STACK = 1;
 
 function dfs(w: World, opts: CheckOptions): CheckResult {
   const table = new StateTable();
-  const buf: number[] = [];
+  const buf = new IntVec();
+  const arena = new Arena();
+  const fp = new Fingerprint();
   const por = opts.por && w.config.memory === 'sc';
   let transitions = 0;
-  let peak = 0;
-  const frame = (slot: number): DfsFrame => {
+  const memoryBytes = () => table.bytes + arena.peak * 4;
+  const frame = (h1: number, h2: number): DfsFrame => {
     w.capture(buf);
-    const state = Int32Array.from(buf);
+    const at = arena.push(buf);
     const all = w.actions();
     if (all.length === 0 && opts.terminals) {
-      const [h1, h2] = fingerprint(buf);
-      opts.terminals.add(`${h1}:${h2}`);
+      fingerprint(buf.buf, 0, buf.n, fp);
+      opts.terminals.add(`${fp.h1}:${fp.h2}`);
     }
-    const reduced = por ? persistent(w, state, all) : null;
-    return { state, actions: reduced ?? all, all: reduced ? all : null, next: 0, slot, taken: -1 };
+    if (opts.classes) {
+      w.key(buf, fp, true);
+      opts.classes.add(`${fp.h1}:${fp.h2}`);
+    }
+    const reduced = por ? persistent(w, arena.data, at, all) : null;
+    return { at, actions: reduced ?? all, all: reduced ? all : null, next: 0, h1, h2, taken: -1 };
   };
-  const root = key(w, buf, opts.symmetry);
-  const stack: DfsFrame[] = [frame(-table.insert(root.h1, root.h2, ON_STACK) - 1)];
+  w.key(buf, fp, opts.symmetry);
+  table.insert(fp.h1, fp.h2, ON_STACK);
+  const stack: DfsFrame[] = [frame(fp.h1, fp.h2)];
+  // The frame whose state the world is in (a restore is needed only to come back to one).
+  let current: DfsFrame | null = stack[0];
   while (stack.length > 0) {
     const fr = stack[stack.length - 1];
     if (fr.next >= fr.actions.length) {
-      table.set(fr.slot, 0);
+      table.set(table.insert(fr.h1, fr.h2, 0), 0);
       stack.pop();
+      arena.top = fr.at;
       continue;
     }
     const a = fr.actions[fr.next++];
-    w.restore(fr.state);
+    if (current !== fr) w.restore(arena.data, fr.at);
+    current = fr;
+    // A blocked step changes nothing.
     if (!w.run(a)) continue;
+    current = null;
     transitions++;
     fr.taken = (fr.all ?? fr.actions).indexOf(a);
-    if (w.violation) return found(w.violation, stack.map((f) => f.taken), table.size, transitions, table.bytes + peak);
-    const k = key(w, buf, opts.symmetry);
-    const slot = table.insert(k.h1, k.h2, ON_STACK);
+    if (w.violation) return found(w.violation, stack.map((f) => f.taken), table.size, transitions, memoryBytes());
+    w.key(buf, fp, opts.symmetry);
+    const slot = table.insert(fp.h1, fp.h2, ON_STACK);
     if (slot >= 0) {
       // Cycle proviso: a reduced expansion must not close a cycle, or the steps it left out could be
       // postponed forever; expand this state fully instead.
@@ -135,12 +204,12 @@ function dfs(w: World, opts: CheckOptions): CheckResult {
       continue;
     }
     if (table.size >= opts.maxStates)
-      return { complete: false, states: table.size, transitions, violation: null, elapsedMs: 0, memoryBytes: table.bytes + peak };
-    const child = frame(-slot - 1);
+      return { complete: false, states: table.size, transitions, violation: null, elapsedMs: 0, memoryBytes: memoryBytes() };
+    const child = frame(fp.h1, fp.h2);
     stack.push(child);
-    peak = Math.max(peak, stack.length * child.state.byteLength);
+    current = child;
   }
-  return { complete: true, states: table.size, transitions, violation: null, elapsedMs: 0, memoryBytes: table.bytes + peak };
+  return { complete: true, states: table.size, transitions, violation: null, elapsedMs: 0, memoryBytes: memoryBytes() };
 }
 
 function found(v: Violation, choices: number[], states: number, transitions: number, memoryBytes: number): CheckResult {
@@ -149,17 +218,18 @@ function found(v: Violation, choices: number[], states: number, transitions: num
 
 function bfs(w: World, opts: CheckOptions): CheckResult {
   const table = new StateTable();
-  const buf: number[] = [];
+  const buf = new IntVec();
   // Per discovered state: its parent's index and the choice that led to it (for the counterexample).
   const parent: number[] = [-1];
   const via: number[] = [-1];
   let frontier: { state: Int32Array; id: number }[] = [];
   let transitions = 0;
   let peak = 0;
-  const root = key(w, buf, opts.symmetry);
-  table.insert(root.h1, root.h2, 0);
+  const fp = new Fingerprint();
+  w.key(buf, fp, opts.symmetry);
+  table.insert(fp.h1, fp.h2, 0);
   w.capture(buf);
-  frontier.push({ state: Int32Array.from(buf), id: 0 });
+  frontier.push({ state: buf.copy(), id: 0 });
   const path = (id: number, last: number): number[] => {
     const out = [last];
     for (let i = id; parent[i] >= 0; i = parent[i]) out.push(via[i]);
@@ -175,14 +245,14 @@ function bfs(w: World, opts: CheckOptions): CheckResult {
         if (!w.run(actions[index])) continue;
         transitions++;
         if (w.violation) return found(w.violation, path(node.id, index), table.size, transitions, table.bytes + peak);
-        const k = key(w, buf, opts.symmetry);
-        if (table.insert(k.h1, k.h2, 0) >= 0) continue;
+        w.key(buf, fp, opts.symmetry);
+        if (table.insert(fp.h1, fp.h2, 0) >= 0) continue;
         parent.push(node.id);
         via.push(index);
         if (table.size >= opts.maxStates)
           return { complete: false, states: table.size, transitions, violation: null, elapsedMs: 0, memoryBytes: table.bytes + peak };
         w.capture(buf);
-        next.push({ state: Int32Array.from(buf), id: parent.length - 1 });
+        next.push({ state: buf.copy(), id: parent.length - 1 });
       }
     }
     frontier = next;
@@ -198,9 +268,9 @@ function bfs(w: World, opts: CheckOptions): CheckResult {
  */
 function randomSearch(w: World, opts: CheckOptions): CheckResult {
   const rng = new Rng(opts.seed);
-  const buf: number[] = [];
+  const buf = new IntVec();
   w.capture(buf);
-  const initial = Int32Array.from(buf);
+  const initial = buf.copy();
   let steps = 0;
   while (steps < opts.maxStates) {
     w.restore(initial);
@@ -233,8 +303,8 @@ function randomSearch(w: World, opts: CheckOptions): CheckResult {
       }
       if (!progressed) break;
       steps++;
-      if (w.violation) return found(w.violation, choices, steps, steps, buf.length * 4);
+      if (w.violation) return found(w.violation, choices, steps, steps, initial.byteLength);
     }
   }
-  return { complete: false, states: steps, transitions: steps, violation: null, elapsedMs: 0, memoryBytes: buf.length * 4 };
+  return { complete: false, states: steps, transitions: steps, violation: null, elapsedMs: 0, memoryBytes: initial.byteLength };
 }

@@ -80,11 +80,18 @@ export class StateTable {
   }
 }
 
-/** Two independent 32-bit hashes of an integer vector (murmur3-style mixing, two seeds). */
-export function fingerprint(v: ArrayLike<number>, n = v.length): [number, number] {
+/** A 64-bit fingerprint as two 32-bit halves; fingerprint() overwrites it, so hashing allocates nothing. */
+export class Fingerprint {
+  h1 = 0;
+  h2 = 0;
+}
+
+/** Two independent 32-bit hashes of v[from .. to) (murmur3-style mixing, two seeds), written to `out`. */
+export function fingerprint(v: ArrayLike<number>, from: number, to: number, out: Fingerprint): Fingerprint {
+  const n = to - from;
   let h1 = 0x811c9dc5 ^ n;
   let h2 = 0x27d4eb2f ^ Math.imul(n, 0x85ebca6b);
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < to; i++) {
     let k = v[i] | 0;
     k = Math.imul(k, 0xcc9e2d51);
     k = (k << 15) | (k >>> 17);
@@ -93,7 +100,8 @@ export function fingerprint(v: ArrayLike<number>, n = v.length): [number, number
     h1 = (h1 << 13) | (h1 >>> 19);
     h1 = (Math.imul(h1, 5) + 0xe6546b64) | 0;
     h2 ^= Math.imul(k ^ (k >>> 16), 0x85ebca6b);
-    h2 = Math.imul((h2 << 11) | (h2 >>> 21), 0xc2b2ae35) + 0x27d4eb2f;
+    // (| 0 keeps h2 a small integer: a double here makes every iteration box a heap number.)
+    h2 = (Math.imul((h2 << 11) | (h2 >>> 21), 0xc2b2ae35) + 0x27d4eb2f) | 0;
   }
   h1 ^= h1 >>> 16;
   h1 = Math.imul(h1, 0x85ebca6b);
@@ -101,5 +109,7 @@ export function fingerprint(v: ArrayLike<number>, n = v.length): [number, number
   h2 ^= h2 >>> 15;
   h2 = Math.imul(h2, 0x2c1b3c6d);
   h2 ^= h2 >>> 12;
-  return [h1 >>> 0, h2 >>> 0];
+  out.h1 = h1 >>> 0;
+  out.h2 = h2 >>> 0;
+  return out;
 }

@@ -2,6 +2,7 @@
 // the numbered trace a replay prints.
 
 import { LpError, type Variant } from '../../engine/index.js';
+import { IntVec } from '../../engine/snapshot.js';
 import { model, type ModelShape } from './models.js';
 import { World, type MemoryModel, type StepRecord, type Violation } from './world.js';
 
@@ -68,13 +69,13 @@ export function replay(t: Token): Replay {
   const w = worldFor(t);
   w.trace = [];
   const states: number[][] = [];
+  const buf = new IntVec();
   for (const [n, c] of t.choices.entries()) {
     const actions = w.actions();
     if (c >= actions.length) throw new LpError('LP_ERR_USAGE', `replay diverged at step ${n + 1}: choice ${c} of ${actions.length} actions`);
     if (!w.run(actions[c])) throw new LpError('LP_ERR_USAGE', `replay diverged at step ${n + 1}: '${w.label(actions[c])}' is blocked`);
-    const s: number[] = [];
-    w.capture(s);
-    states.push(s);
+    w.capture(buf);
+    states.push(Array.from(buf.view()));
     if (w.violation) break;
   }
   return { steps: w.trace, violation: w.violation, states };

@@ -35,9 +35,10 @@ import {
   type Variant,
 } from '../../engine/index.js';
 import { addr, ScMemory, Var } from '../../engine/memory.js';
-import { captureKlp, captureProc, restoreKlp, restoreProc } from '../../engine/snapshot.js';
+import { captureKlp, captureProc, IntReader, IntVec, restoreKlp, restoreProc } from '../../engine/snapshot.js';
 import { Fn } from '../../engine/fn.js';
 import { RelaxedMemory } from '../memory.js';
+import { Fingerprint, fingerprint } from './table.js';
 
 export type MemoryModel = 'sc' | 'relaxed';
 
@@ -127,7 +128,7 @@ export interface StepRecord {
 
 export const ADMIN = 0;
 export const WORKER = 1;
-const NONE = -1;
+export const NONE = -1;
 export const GLOBAL = -2;
 
 /** Verbs whose steps touch task cells and read, but never write, what tasks read. */
@@ -154,11 +155,15 @@ const TASK_LOOPS: Partial<Record<Fn, readonly number[]>> = {
   [Fn.SendSignals]: [1],
 };
 
+/** The modules the World can load. */
+const MODULES: readonly string[] = ['mod'];
+
 export class World implements Host {
   readonly klp: Klp;
   readonly mem: Memory;
   readonly patch: KlpPatch;
   private readonly patches: KlpPatch[];
+  private readonly patchNames: string[];
   readonly maxTasks: number;
   readonly code: { f: number; g: number; newF: number; newG: number; m: number; newM: number };
   private readonly opsF: number;
@@ -191,14 +196,25 @@ export class World implements Host {
 
   // ---- per step ----
   /**
-   * What the last step touched beyond its own process: NONE, one user task's fields (its index), or
-   * GLOBAL (anything a user task's step could read or write). Reading the globals only the admin and
-   * kworker write (the target, func transition flags, func stacks) does not count.
+   * What the last step touched beyond its own process: NONE, one task's fields (its id: a user task,
+   * or an idle task, maxTasks + cpu), or GLOBAL (anything another process's step could read or write).
+   * Reading the globals only the admin and kworker write (the target, func transition flags, func
+   * stacks) does not count.
    */
   footprint = NONE;
   violation: Violation | null = null;
   private warned = 0;
   trace: StepRecord[] | null = null;
+
+  // ---- scratch space, so that a step, a capture and a restore allocate nothing ----
+  private readonly reader = new IntReader();
+  private readonly sig = new IntVec();
+  private readonly taskFp = new Fingerprint();
+  /** Per process slot: the last proc object it held, for restore() to overwrite. */
+  private readonly spare: (Proc | null)[] = [];
+  private readonly acts: Action[][] = [];
+  /** task->patch_state of every user task before the step (for I5). */
+  private readonly before: Int32Array;
 
   constructor(readonly config: WorldConfig) {
     this.maxTasks = config.tasks + (config.fork ? 1 : 0);
@@ -218,6 +234,7 @@ export class World implements Host {
     ];
     this.patch = buildPatch(this.klp, { name: 'p', objs });
     this.patches = [this.patch];
+    this.patchNames = this.patches.map((p) => p.name);
     this.opsF = this.klp.opsFor(this.code.f);
     this.opsG = this.klp.opsFor(this.code.g);
     this.klp.opsFor(this.code.m);
@@ -229,7 +246,11 @@ export class World implements Host {
       if (t < config.tasks) this.taskList.push(t);
     }
     for (let c = 0; c < config.cpus; c++) this.online.push(!(c === config.cpus - 1 && (config.hotplug === 'up' || config.hotplug === 'both') && config.cpus > 1));
-    for (let i = 0; i < 2 + config.cpus + this.maxTasks; i++) this.procs.push(null);
+    for (let i = 0; i < 2 + config.cpus + this.maxTasks; i++) {
+      this.procs.push(null);
+      this.spare.push(null);
+    }
+    this.before = new Int32Array(this.maxTasks);
     this.reversesLeft = config.reverses;
     this.forceLeft = config.force ? 1 : 0;
     this.downLeft = config.hotplug === 'down' || config.hotplug === 'both' ? 1 : 0;
@@ -308,11 +329,14 @@ export class World implements Host {
     return this.idleId(cpu);
   }
   cpuOnline(cpu: number): boolean {
-    this.footprint = GLOBAL;
+    // Constant unless hotplug can change it.
+    if (cpu === this.hotCpu && this.hotplugPossible()) this.footprint = GLOBAL;
     return this.online[cpu];
   }
   taskRunningElsewhere(task: number, current: number): boolean {
     this.touch(task);
+    // Whether an idle task runs is whether its CPU is online, which hotplug writes.
+    if (this.hotplugTouches(task)) this.footprint = GLOBAL;
     if (task === current) return false;
     if (task >= this.maxTasks) return this.online[task - this.maxTasks]; // an online CPU runs its idle task
     // A task inside a verb is running it: the scheduler hook runs before its task goes to sleep.
@@ -373,28 +397,34 @@ export class World implements Host {
 
   // ---- actions ----
 
+  /** The one Action object for (proc, choice) of a process: actions() allocates none of its own. */
+  private act(proc: number, choice: number): Action {
+    const row = (this.acts[proc] ??= []);
+    return (row[choice] ??= { proc, choice });
+  }
+
   /** Every step that can be taken now (a blocked one is found out only by trying it). */
   actions(): Action[] {
     const out: Action[] = [];
     const c = this.config;
     // Admin.
-    if (this.procs[ADMIN]) out.push({ proc: ADMIN, choice: 0 });
-    else if (this.adminPc === 0) out.push({ proc: ADMIN, choice: 1 });
+    if (this.procs[ADMIN]) out.push(this.act(ADMIN, 0));
+    else if (this.adminPc === 0) out.push(this.act(ADMIN, 1));
     else if (this.adminPc === 2) {
       const inTransition = this.klp.transitionPatch !== null;
-      if (inTransition && this.reversesLeft > 0) out.push({ proc: ADMIN, choice: 2 });
-      if (inTransition && this.forceLeft > 0) out.push({ proc: ADMIN, choice: 3 });
-      if (this.downLeft > 0 && this.online[c.cpus - 1]) out.push({ proc: ADMIN, choice: 4 });
-      if (this.upLeft > 0 && !this.online[c.cpus - 1]) out.push({ proc: ADMIN, choice: 5 });
-      if (this.moduleLeft > 0) out.push({ proc: ADMIN, choice: 6 });
-      if (this.disablesLeft > 0 && !inTransition && this.klp.patches.includes(this.patch)) out.push({ proc: ADMIN, choice: 7 });
+      if (inTransition && this.reversesLeft > 0) out.push(this.act(ADMIN, 2));
+      if (inTransition && this.forceLeft > 0) out.push(this.act(ADMIN, 3));
+      if (this.downLeft > 0 && this.online[c.cpus - 1]) out.push(this.act(ADMIN, 4));
+      if (this.upLeft > 0 && !this.online[c.cpus - 1]) out.push(this.act(ADMIN, 5));
+      if (this.moduleLeft > 0) out.push(this.act(ADMIN, 6));
+      if (this.disablesLeft > 0 && !inTransition && this.klp.patches.includes(this.patch)) out.push(this.act(ADMIN, 7));
     }
     // The kworker.
-    if (this.procs[WORKER] || this.workQueued) out.push({ proc: WORKER, choice: 0 });
+    if (this.procs[WORKER] || this.workQueued) out.push(this.act(WORKER, 0));
     // Idle tasks of online CPUs: their loop switches them when flagged.
     for (let cpu = 0; cpu < c.cpus; cpu++) {
       const i = 2 + cpu;
-      if (this.online[cpu] && (this.procs[i] || this.mem.load(cpu, addr(Var.Pending, this.idleId(cpu))))) out.push({ proc: i, choice: 0 });
+      if (this.online[cpu] && (this.procs[i] || this.mem.load(cpu, addr(Var.Pending, this.idleId(cpu))))) out.push(this.act(i, 0));
     }
     // User tasks.
     for (let t = 0; t < this.maxTasks; t++) {
@@ -402,27 +432,27 @@ export class World implements Host {
       const pc = this.pc[t];
       if (pc === UNBORN) continue;
       if (this.procs[i]) {
-        out.push({ proc: i, choice: 0 });
+        out.push(this.act(i, 0));
         continue;
       }
       switch (pc) {
         case U:
           if (c.rounds > 0 && this.left[t] === 0) break;
-          out.push({ proc: i, choice: CH_MAIN });
-          if (c.lean ? c.sleepInPatched : c.freezableSleep) out.push({ proc: i, choice: CH_SLEEP });
-          if (t === 0 && this.forkLeft > 0) out.push({ proc: i, choice: CH_FORK });
+          out.push(this.act(i, CH_MAIN));
+          if (c.lean ? c.sleepInPatched : c.freezableSleep) out.push(this.act(i, CH_SLEEP));
+          if (t === 0 && this.forkLeft > 0) out.push(this.act(i, CH_FORK));
           break;
         case IN_F:
-          out.push({ proc: i, choice: CH_MAIN });
-          if (c.sleepInPatched) out.push({ proc: i, choice: CH_SLEEP });
+          out.push(this.act(i, CH_MAIN));
+          if (c.sleepInPatched) out.push(this.act(i, CH_SLEEP));
           break;
         case RETURNING:
         case SLEEP_FREEZABLE:
         case SLEEP_IN_F:
-          out.push({ proc: i, choice: CH_MAIN });
+          out.push(this.act(i, CH_MAIN));
           break;
         case FORKING:
-          out.push({ proc: i, choice: CH_FORK });
+          out.push(this.act(i, CH_FORK));
           break;
       }
     }
@@ -434,6 +464,11 @@ export class World implements Host {
       }
     }
     return out;
+  }
+
+  /** Whether `a` is the admin taking the hot-pluggable CPU down or up (which needs no klp_mutex). */
+  isHotplug(a: Action): boolean {
+    return a.proc === ADMIN && !this.procs[ADMIN] && (a.choice === 4 || a.choice === 5);
   }
 
   /** What an action does, said before it is taken (for traces). */
@@ -465,10 +500,11 @@ export class World implements Host {
   /** Take a step. False when it is blocked (and then nothing changed). */
   run(a: Action): boolean {
     if (this.trace) this.trace.push({ cpu: a.proc >= 0 ? this.cpuOfProc(a.proc) : a.choice >> 10, actor: a.proc >= 0 ? this.procName(a.proc) : 'memory', what: this.label(a), accesses: [] });
-    const snapshotPs = this.taskStates();
+    for (let t = 0; t < this.maxTasks; t++) this.before[t] = this.mem.load(0, addr(Var.PatchState, t));
     const top = a.proc >= 0 ? this.procs[a.proc]?.frames[this.procs[a.proc]!.frames.length - 1] : undefined;
-    // Only these verbs' steps are known to write nothing a task reads but task cells in Memory.
-    this.footprint = top && TASK_VERBS.has(top.fn) ? NONE : GLOBAL;
+    // Only these verbs' steps are known to write nothing a task reads but task cells in Memory; so
+    // is the kworker's first step (mutex_lock and a look at klp_transition_patch).
+    this.footprint = (top ? TASK_VERBS.has(top.fn) : a.proc === WORKER) ? NONE : GLOBAL;
     const ok = this.runAction(a);
     if (!ok) {
       this.trace?.pop();
@@ -476,9 +512,10 @@ export class World implements Host {
     }
     if (this.trace && a.proc >= 0 && this.procs[a.proc]) this.trace[this.trace.length - 1].what += ` -> ${where(this.procs[a.proc]!)}`;
     // Fake signals add no behaviour here (any sleeper may wake at any step anyway), so the attempt
-    // counter is not part of the state: it would only make every retry a new state.
-    this.klp.signalsCnt = Math.min(this.klp.signalsCnt, 1);
-    this.checkInvariants(a, snapshotPs);
+    // counter is not part of the state: kept at 0, no signal is ever sent and no two states differ
+    // by how many retries led to them.
+    this.klp.signalsCnt = 0;
+    this.checkInvariants(a);
     return true;
   }
 
@@ -613,6 +650,8 @@ export class World implements Host {
   private taskStart(i: number, choice: number): boolean {
     const t = this.taskOfProc(i);
     const cpu = this.cpuOfProc(i);
+    // copy_process() takes the tasklist write lock: blocked, the step must change nothing.
+    if (this.pc[t] === FORKING && this.readers.tasklist !== 0) return false;
     // A task that was not running is scheduled in: schedule() is a full barrier on its CPU.
     if (!this.taskRunningElsewhere(t, -1)) this.mem.mb(cpu);
     switch (this.pc[t]) {
@@ -636,8 +675,7 @@ export class World implements Host {
         }
         return true;
       case FORKING: {
-        // copy_process() under the tasklist write lock.
-        if (this.readers.tasklist !== 0) return false;
+        // copy_process() under the tasklist write lock (free: checked above).
         const child = this.config.tasks;
         this.forkLeft--;
         this.pc[child] = U;
@@ -671,16 +709,22 @@ export class World implements Host {
 
   // ---- invariants ----
 
-  private taskStates(): number[] {
-    const out: number[] = [];
-    for (let t = 0; t < this.maxTasks; t++) out.push(this.mem.load(0, addr(Var.PatchState, t)));
-    return out;
+  /**
+   * The j-th task the global invariants speak of: the task list, then the idle tasks of the online
+   * CPUs; -1 for an offline CPU's idle task. j runs up to taskList.length + cpus.
+   */
+  private checkedTask(j: number): number {
+    const n = this.taskList.length;
+    if (j < n) return this.taskList[j];
+    return this.online[j - n] ? this.idleId(j - n) : -1;
   }
 
   /** Whether the admin or the kworker is inside a verb that has not (re)started the transition yet. */
   private starting(): boolean {
-    for (const i of [ADMIN, WORKER]) {
-      for (const f of this.procs[i]?.frames ?? []) {
+    for (let i = ADMIN; i <= WORKER; i++) {
+      const p = this.procs[i];
+      if (!p) continue;
+      for (const f of p.frames) {
         if (f.fn === Fn.InitTransition || f.fn === Fn.ReverseTransition || f.fn === Fn.StartTransition || f.fn === Fn.CancelTransition)
           return true;
       }
@@ -688,7 +732,15 @@ export class World implements Host {
     return false;
   }
 
-  private checkInvariants(a: Action, before: number[]): void {
+  /** Whether process i (the admin or the kworker) is inside `fn`, short of its position `pcBelow`. */
+  private inVerb(i: number, fn: Fn, pcBelow: number): boolean {
+    const p = this.procs[i];
+    if (!p) return false;
+    for (const f of p.frames) if (f.fn === fn && f.pc < pcBelow) return true;
+    return false;
+  }
+
+  private checkInvariants(a: Action): void {
     if (this.violation) return;
     const k = this.klp;
     if (k.warnings.length > this.warned) {
@@ -705,31 +757,33 @@ export class World implements Host {
       this.violation = { invariant: 'I2', detail: `klp_transition_patch ${k.transitionPatch ? 'set' : 'NULL'} with klp_target_state ${target}` };
       return;
     }
-    const all = [...this.taskList, ...this.online.map((_, c) => this.idleId(c))];
+    const checked = this.taskList.length + this.config.cpus;
     const ps = (t: number) => this.mem.load(0, addr(Var.PatchState, t));
     const pend = (t: number) => this.mem.load(0, addr(Var.Pending, t)) !== 0;
     if (target === -1 && !this.procs[ADMIN] && !this.procs[WORKER]) {
-      for (const t of all) {
-        if (ps(t) !== -1 || pend(t)) {
+      for (let j = 0; j < checked; j++) {
+        const t = this.checkedTask(j);
+        if (t >= 0 && (ps(t) !== -1 || pend(t))) {
           this.violation = { invariant: 'I3', detail: `${this.taskName(t)} has patch_state ${ps(t)}${pend(t) ? ' and TIF_PATCH_PENDING' : ''} outside a transition` };
           return;
         }
       }
     }
     if (target !== -1 && !this.starting()) {
-      for (const t of all) {
-        if (pend(t) && ps(t) === target) {
+      for (let j = 0; j < checked; j++) {
+        const t = this.checkedTask(j);
+        if (t >= 0 && pend(t) && ps(t) === target) {
           this.violation = { invariant: 'I4', detail: `${this.taskName(t)} has TIF_PATCH_PENDING but is already at the target (${target})` };
           return;
         }
       }
     }
     // I5: a task switches only at a safe point: never while f is active in it.
+    const before = this.before;
     for (let t = 0; t < this.maxTasks; t++) {
       const now = ps(t);
       if (before[t] === now || before[t] === -1 || now === -1) continue;
-      const forced = this.procs[ADMIN]?.frames.some((f) => f.fn === Fn.ForceTransition) ?? false;
-      if (forced) {
+      if (this.inVerb(ADMIN, Fn.ForceTransition, Infinity)) {
         this.forcedTasks |= 1 << t;
         continue;
       }
@@ -741,10 +795,11 @@ export class World implements Host {
     // I6: completion only with every task and every possible CPU's idle task at the target. Entering
     // completeTransition() merges into its first steps, so check for as long as it has not yet reset
     // the tasks (its pc 7 loop onwards).
-    for (const i of [ADMIN, WORKER]) {
-      if (!this.procs[i]?.frames.some((f) => f.fn === Fn.CompleteTransition && f.pc < 7)) continue;
-      for (const t of all) {
-        if (ps(t) !== target) {
+    for (let i = ADMIN; i <= WORKER; i++) {
+      if (!this.inVerb(i, Fn.CompleteTransition, 7)) continue;
+      for (let j = 0; j < checked; j++) {
+        const t = this.checkedTask(j);
+        if (t >= 0 && ps(t) !== target) {
           this.violation = { invariant: 'I6', detail: `completing with ${this.taskName(t)} at ${ps(t)}, target ${target}` };
           return;
         }
@@ -754,93 +809,109 @@ export class World implements Host {
 
   // ---- capture / restore ----
 
-  /** The whole state as integers. */
-  capture(out: number[]): void {
-    out.length = 0;
-    this.mem.capture(out);
-    captureKlp(this.klp, this.patches, ['mod'], out);
-    out.push(
-      this.readers.tasklist,
-      this.readers.cpus,
-      this.workQueued ? 1 : 0,
-      this.adminPc,
-      this.reversesLeft,
-      this.forceLeft,
-      this.downLeft,
-      this.upLeft,
-      this.moduleLeft,
-      this.forkLeft,
-      this.disablesLeft,
-      this.forcedTasks,
-      this.taskList.length,
-      ...this.taskList,
-    );
-    for (const o of this.online) out.push(o ? 1 : 0);
-    for (let t = 0; t < this.maxTasks; t++) out.push(this.pc[t], this.vf[t], this.left[t]);
+  /** The whole state as integers, written to `out` (cleared first). */
+  capture(out: IntVec): void {
+    out.clear();
+    this.captureMem(out);
+    this.captureShared(out);
+    out.push(this.forcedTasks);
+    out.push(this.taskList.length);
+    for (const t of this.taskList) out.push(t);
+    for (let t = 0; t < this.maxTasks; t++) {
+      out.push(this.pc[t]);
+      out.push(this.vf[t]);
+      out.push(this.left[t]);
+    }
     for (const p of this.procs) captureProc(p, out);
-    out.push(this.klp.mutexOwner ? this.procs.indexOf(this.klp.mutexOwner) : -1);
+    out.push(this.ownerIndex());
+  }
+
+  private captureMem(out: IntVec): void {
+    if (this.mem instanceof ScMemory) this.mem.captureInto(out);
+    else {
+      const cells: number[] = [];
+      this.mem.capture(cells);
+      for (const v of cells) out.push(v);
+    }
+  }
+
+  /** The engine's state and the World's scalars that no permutation of tasks touches. */
+  private captureShared(out: IntVec): void {
+    captureKlp(this.klp, this.patches, this.patchNames, MODULES, out);
+    out.push(this.readers.tasklist);
+    out.push(this.readers.cpus);
+    out.push(this.workQueued ? 1 : 0);
+    out.push(this.adminPc);
+    out.push(this.reversesLeft);
+    out.push(this.forceLeft);
+    out.push(this.downLeft);
+    out.push(this.upLeft);
+    out.push(this.moduleLeft);
+    out.push(this.forkLeft);
+    out.push(this.disablesLeft);
+    for (const o of this.online) out.push(o ? 1 : 0);
+  }
+
+  private ownerIndex(): number {
+    const owner = this.klp.mutexOwner;
+    return owner ? this.procs.indexOf(owner) : -1;
   }
 
   /**
-   * The state up to a permutation of identical user tasks (symmetry reduction): writes a canonical
-   * vector to `out` and returns the permutation (canonical position -> task), or null when the state
-   * was written as is. Tasks are interchangeable only between their own CPU's tasks, only under
-   * sequentially consistent memory, and only while neither the admin nor the kworker is inside a walk
-   * of the task list or a verb aimed at one task.
+   * The fingerprint of the state, or with `symmetry` of its class up to a permutation of identical
+   * user tasks (symmetry reduction), written to `fp`; `buf` is scratch. Tasks are interchangeable
+   * only between their own CPU's tasks, only under sequentially consistent memory, and only while
+   * neither the admin nor the kworker is inside a walk of the task list or a verb aimed at one task.
+   * The class's fingerprint is that of everything but the tasks plus, added up, that of each task's
+   * own fields: a sum does not depend on the order, so no task needs sorting.
    */
-  canonical(out: number[]): number[] | null {
-    if (!this.symmetric()) {
-      this.capture(out);
-      return null;
+  key(buf: IntVec, fp: Fingerprint, symmetry: boolean): void {
+    if (!symmetry || !this.symmetric()) {
+      this.capture(buf);
+      fingerprint(buf.buf, 0, buf.n, fp);
+      return;
     }
-    out.length = 0;
-    const cells: number[] = [];
-    this.mem.capture(cells);
+    buf.clear();
+    const cellsAt = buf.n + 1;
+    this.captureMem(buf);
     for (let t = 0; t < this.maxTasks; t++) {
-      cells[1 + addr(Var.PatchState, t)] = 0;
-      cells[1 + addr(Var.Pending, t)] = 0;
+      buf.buf[cellsAt + addr(Var.PatchState, t)] = 0;
+      buf.buf[cellsAt + addr(Var.Pending, t)] = 0;
     }
-    out.push(...cells);
-    captureKlp(this.klp, this.patches, ['mod'], out);
-    out.push(this.readers.tasklist, this.readers.cpus, this.workQueued ? 1 : 0, this.adminPc, this.reversesLeft, this.forceLeft);
-    out.push(this.downLeft, this.upLeft, this.moduleLeft, this.forkLeft, this.disablesLeft);
-    for (const o of this.online) out.push(o ? 1 : 0);
-    for (let i = 0; i < 2 + this.config.cpus; i++) captureProc(this.procs[i], out);
-    out.push(this.klp.mutexOwner ? this.procs.indexOf(this.klp.mutexOwner) : -1);
-    const sigs: { t: number; sig: number[] }[] = [];
+    this.captureShared(buf);
+    for (let i = 0; i < 2 + this.config.cpus; i++) captureProc(this.procs[i], buf);
+    buf.push(this.ownerIndex());
+    fingerprint(buf.buf, 0, buf.n, fp);
+    const sig = this.sig;
+    const tfp = this.taskFp;
     for (let t = 0; t < this.maxTasks; t++) {
       const i = 2 + this.config.cpus + t;
-      const sig = [
-        this.cpuOfProc(i),
-        this.mem.load(0, addr(Var.PatchState, t)),
-        this.mem.load(0, addr(Var.Pending, t)),
-        this.taskList.includes(t) ? 1 : 0,
-        t === 0 ? this.forkLeft : 0,
-        this.pc[t],
-        this.vf[t],
-        this.left[t],
-        (this.forcedTasks >> t) & 1,
-      ];
-      const p = this.procs[i];
-      const at = sig.length;
-      captureProc(p, sig);
+      sig.clear();
+      sig.push(this.cpuOfProc(i));
+      sig.push(this.mem.load(0, addr(Var.PatchState, t)));
+      sig.push(this.mem.load(0, addr(Var.Pending, t)));
+      sig.push(this.taskList.includes(t) ? 1 : 0);
+      sig.push(t === 0 ? this.forkLeft : 0);
+      sig.push(this.pc[t]);
+      sig.push(this.vf[t]);
+      sig.push(this.left[t]);
+      sig.push((this.forcedTasks >> t) & 1);
+      const at = sig.n;
+      captureProc(this.procs[i], sig);
       // The task's own id in its own verb (updatePatchState(current), trySwitchTask(current)).
-      for (let j = at + 4; j < sig.length; j += 6) if (sig[j + 3] === t) sig[j + 3] = -9;
-      sigs.push({ t, sig });
+      for (let j = at + 4; j < sig.n; j += 6) if (sig.buf[j + 3] === t) sig.buf[j + 3] = -9;
+      fingerprint(sig.buf, 0, sig.n, tfp);
+      fp.h1 = (fp.h1 + tfp.h1) >>> 0;
+      fp.h2 = (fp.h2 + tfp.h2) >>> 0;
     }
-    sigs.sort((x, y) => {
-      const n = Math.min(x.sig.length, y.sig.length);
-      for (let j = 0; j < n; j++) if (x.sig[j] !== y.sig[j]) return x.sig[j] - y.sig[j];
-      return x.sig.length - y.sig.length;
-    });
-    for (const { sig } of sigs) out.push(sig.length, ...sig);
-    return sigs.map((s) => s.t);
   }
 
   private symmetric(): boolean {
     if (this.config.memory !== 'sc') return false;
-    for (const i of [ADMIN, WORKER]) {
-      for (const f of this.procs[i]?.frames ?? []) {
+    for (let i = ADMIN; i <= WORKER; i++) {
+      const p = this.procs[i];
+      if (!p) continue;
+      for (const f of p.frames) {
         if (TASK_LOOPS[f.fn as Fn]?.includes(f.pc)) return false;
         if ((f.fn === Fn.TrySwitchTask || f.fn === Fn.UpdatePatchState) && f.a < this.maxTasks) return false;
       }
@@ -848,47 +919,73 @@ export class World implements Host {
     return true;
   }
 
-  restore(data: ArrayLike<number>): void {
-    let at = this.mem.restore(data, 0);
-    at = restoreKlp(this.klp, this.patches, ['mod'], data, at);
-    this.readers = { tasklist: data[at++], cpus: data[at++] };
-    this.workQueued = data[at++] === 1;
-    this.adminPc = data[at++];
-    this.reversesLeft = data[at++];
-    this.forceLeft = data[at++];
-    this.downLeft = data[at++];
-    this.upLeft = data[at++];
-    this.moduleLeft = data[at++];
-    this.forkLeft = data[at++];
-    this.disablesLeft = data[at++];
-    this.forcedTasks = data[at++];
-    const n = data[at++];
-    this.taskList.length = 0;
-    for (let i = 0; i < n; i++) this.taskList.push(data[at++]);
-    for (let c = 0; c < this.online.length; c++) this.online[c] = data[at++] === 1;
+  /** Come back to a state capture() wrote. Engine objects are overwritten in place, not rebuilt. */
+  restore(data: ArrayLike<number>, at = 0): void {
+    const r = this.reader.reset(data, 0);
+    r.at = this.mem.restore(data, at);
+    restoreKlp(this.klp, this.patches, this.patchNames, MODULES, r);
+    this.klp.signalsCnt = 0; // not part of the state: see run()
+    this.readers.tasklist = r.next();
+    this.readers.cpus = r.next();
+    this.workQueued = r.next() === 1;
+    this.adminPc = r.next();
+    this.reversesLeft = r.next();
+    this.forceLeft = r.next();
+    this.downLeft = r.next();
+    this.upLeft = r.next();
+    this.moduleLeft = r.next();
+    this.forkLeft = r.next();
+    this.disablesLeft = r.next();
+    for (let c = 0; c < this.online.length; c++) this.online[c] = r.next() === 1;
+    this.forcedTasks = r.next();
+    const n = r.next();
+    if (this.taskList.length !== n) this.taskList.length = n;
+    for (let i = 0; i < n; i++) this.taskList[i] = r.next();
     for (let t = 0; t < this.maxTasks; t++) {
-      this.pc[t] = data[at++];
-      this.vf[t] = data[at++];
-      this.left[t] = data[at++];
+      this.pc[t] = r.next();
+      this.vf[t] = r.next();
+      this.left[t] = r.next();
     }
     for (let i = 0; i < this.nprocs; i++) {
-      const [p, next] = restoreProc(this.taskOfProc(i), data, at);
+      // A proc object is referred to only from its slot (and klp_mutex, restored below): reuse it.
+      const p = restoreProc(this.taskOfProc(i), this.procs[i] ?? this.spare[i], r);
+      if (p) this.spare[i] = p;
       this.procs[i] = p;
-      at = next;
     }
-    const owner = data[at++];
+    const owner = r.next();
     this.klp.mutexOwner = owner < 0 ? null : this.procs[owner];
     // A verb may look up a patch that is not on klp_patches (being enabled): keep every one reachable.
-    for (const p of this.patches) if (!this.klp.patches.includes(p)) this.klp.detached.set(p.id, p);
+    for (const p of this.patches) if (this.klp.detached.get(p.id) !== p && !this.klp.patches.includes(p)) this.klp.detached.set(p.id, p);
     this.violation = null;
     this.warned = this.klp.warnings.length;
   }
 
-
-
   private touch(task: number): void {
-    if (task >= this.maxTasks || (this.footprint !== NONE && this.footprint !== task)) this.footprint = GLOBAL;
+    if (task >= this.maxTasks + this.config.cpus || (this.footprint !== NONE && this.footprint !== task)) this.footprint = GLOBAL;
     else this.footprint = task;
+  }
+
+  /** The CPU the admin takes down and up, or -1. */
+  private get hotCpu(): number {
+    return this.config.hotplug === 'none' || this.config.cpus < 2 ? -1 : this.config.cpus - 1;
+  }
+
+  /**
+   * Whether CPU hotplug can act now or later without the current lead stepping first: it needs the
+   * cpus lock free, and only a GLOBAL step releases it.
+   */
+  hotplugPossible(): boolean {
+    return this.hotCpu >= 0 && this.readers.cpus === 0;
+  }
+
+  /** The process that runs task `t` (a user task or an idle task, as a footprint names them). */
+  procOfTask(t: number): number {
+    return t < this.maxTasks ? 2 + this.config.cpus + t : 2 + t - this.maxTasks;
+  }
+
+  /** Whether hotplug can change whether the idle task `t`'s steps can run (or what they see). */
+  hotplugTouches(t: number): boolean {
+    return t - this.maxTasks === this.hotCpu && this.hotplugPossible();
   }
 
   private access(a: number, write: boolean): void {
