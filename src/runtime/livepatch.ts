@@ -141,6 +141,7 @@ export class Runtime implements Dispatch, HostRuntime {
     if (target === code) return m;
     const rep = this.replacements.get(target);
     if (!rep) return m;
+    if (this.klp.transitionPatch === null && !rep.async && !rep.generator) m.direct[code - m.base] = rep.fn;
     return this.invoke(rep, target, thisArg, args);
   }
 
@@ -277,7 +278,10 @@ export class Runtime implements Dispatch, HostRuntime {
   private refreshHooks(): void {
     const now = new Set<ModuleRecord>();
     const { klp } = this;
-    for (const rec of this.hooked) rec.hooked.fill(0);
+    for (const rec of this.hooked) {
+      rec.hooked.fill(0);
+      rec.direct.length = 0;
+    }
     klp.opsOldFunc.forEach((code, ops) => {
       if (klp.mem.load(CPU, addr(Var.StackHead, ops)) === 0) return;
       const rec = this.modules[Math.floor(code / CODE_STRIDE)];

@@ -52,9 +52,17 @@ export class ModuleRecord {
   /** Sites on a func stack (1), while `on`: the others of a patched module skip the handler. */
   hooked: Uint8Array = new Uint8Array(0);
 
+  /**
+   * A synchronous replacement every task runs, by site, while no transition runs (the handler's
+   * memoized answer): the call skips the handler. Emptied by the runtime after every admin verb.
+   */
+  direct: Array<((...args: unknown[]) => unknown) | undefined> = [];
+
   /** Entry hook of site i: the replacement's result, or this object to run the original. */
   r(i: number, thisArg: unknown, args: ArrayLike<unknown>): unknown {
     if (this.hooked[i] !== 1) return this;
+    const d = this.direct[i];
+    if (d !== undefined) return Reflect.apply(d, thisArg, args);
     return this.rt.redirect(this, this.base + i, thisArg, args);
   }
 
