@@ -110,7 +110,11 @@ function rootRelative(root: string, filename: string): string | null {
   return path.split(sep).join('/');
 }
 
-/** `<pkg>/<path in package>` for a file inside node_modules, naming the nearest package. */
+/**
+ * For a file inside node_modules: the nearest package (what `packages` selects) and the object name,
+ * `<pkg>/<path in package>`. A nested copy keeps the path from the outermost node_modules
+ * (`send/node_modules/ms/index.js`), so that two copies of one package never share a name.
+ */
 function packageObjectName(filename: string): { pkg: string; name: string } | null {
   const parts = filename.split(sep);
   const at = parts.lastIndexOf('node_modules');
@@ -119,7 +123,9 @@ function packageObjectName(filename: string): { pkg: string; name: string } | nu
   const pkg = parts.slice(at + 1, at + 1 + scoped).join('/');
   const rest = parts.slice(at + 1 + scoped);
   if (rest.length === 0 || pkg.startsWith('.')) return null;
-  return { pkg, name: `${pkg}/${rest.join('/')}` };
+  const outer = parts.indexOf('node_modules');
+  const nested = parts[outer + 1]?.startsWith('.') ? at : outer;
+  return { pkg, name: parts.slice(nested + 1).join('/') };
 }
 
 /**

@@ -446,7 +446,7 @@ test('object names: ./path for the app, pkg/path for the nearest package; unsele
     ['node_modules/dep/internal/z.js', null],
     ['node_modules/@s/p/index.mjs', '@s/p/index.mjs'],
     ['node_modules/other/index.js', null],
-    ['node_modules/other/node_modules/dep/index.js', 'dep/index.js'],
+    ['node_modules/other/node_modules/dep/index.js', 'other/node_modules/dep/index.js'],
     ['node_modules/.cache/livepatch/x.js', null],
   ];
   for (const [path, name] of cases) assert.equal(select(join(root, path)), name, path);
