@@ -40,7 +40,7 @@ import { startControl } from './control.js';
 import { installHttpTasks } from './http.js';
 import { CALLBACKS, parsePatchFile, type Code, type PatchFile, type PatchObjectFile } from './patchfile.js';
 import { CODE_STRIDE, ModuleRecord, type Dispatch } from './registry.js';
-import { ADMIN_TASK, ROOT_TASK, Tasks, type Task } from './tasks.js';
+import { ADMIN_TASK, ROOT_TASK, stampActivations, Tasks, type Task } from './tasks.js';
 import type { BlockedTask, FunctionInfo, ModuleInfo, PatchInfo, TransitionStatus } from './types.js';
 
 const LEVELS: Record<LogLevel | 'off', number> = { off: 0, err: 1, warn: 2, notice: 3, debug: 4, trace: 5 };
@@ -85,6 +85,8 @@ export class Runtime implements Dispatch, HostRuntime {
   private readonly hooked = new Set<ModuleRecord>();
   private retryTimer: NodeJS.Timeout | null = null;
   private transitionStarted = 0;
+  /** The same moment by Date.now(), the clock activation starts are stamped with. */
+  private transitionStartedAt = 0;
   private readonly logLines: string[] = [];
   /** Lines logged since start (the cursor logSince() hands out). */
   private logCount = 0;
@@ -262,12 +264,16 @@ export class Runtime implements Dispatch, HostRuntime {
     this.decided.clear();
     this.refreshHooks();
     this.releaseFreed();
+    stampActivations(this.klp.transitionPatch !== null);
     if (!this.klp.transitionPatch) {
       if (this.retryTimer) clearTimeout(this.retryTimer);
       this.retryTimer = null;
       return;
     }
-    if (wasIdle) this.transitionStarted = performance.now();
+    if (wasIdle) {
+      this.transitionStarted = performance.now();
+      this.transitionStartedAt = Date.now();
+    }
     if (running) this.kick(running);
   }
 
@@ -480,8 +486,10 @@ export class Runtime implements Dispatch, HostRuntime {
         for (const obj of patch.objs) {
           if (!obj.patched) continue;
           for (const func of obj.funcs) {
-            const a = t.active.get(forbiddenCode(this.klp, CPU, tgt, func));
-            if (a) holding.push({ func: func.oldName, object: obj.name, ageMs: Math.round(now - a.since) });
+            const code = forbiddenCode(this.klp, CPU, tgt, func);
+            if (!t.active.has(code)) continue;
+            // An activation older than the transition reports the transition's age (at least that).
+            holding.push({ func: func.oldName, object: obj.name, ageMs: now - (t.since.get(code) ?? this.transitionStartedAt) });
           }
         }
         holding.sort((x, y) => y.ageMs - x.ageMs);

@@ -14,11 +14,13 @@ export const ROOT_TASK = 0;
 export const ADMIN_TASK = 1;
 
 export class Task {
+  /** Open activations by code id. */
+  readonly active = new Map<number, number>();
   /**
-   * Activations by code id: how many are open, and since when (Date.now(): cheap enough for every
-   * async call, and status ages need no more than milliseconds) the oldest open one started.
+   * When the first open activation of a code started (Date.now()), recorded only while a transition
+   * runs: status ages are wanted then, and every async call outside transitions stays cheap.
    */
-  readonly active = new Map<number, { count: number; since: number }>();
+  readonly since = new Map<number, number>();
   /** Position in Tasks.live (swap-removed), -1 once ended; the root task is not in the list. */
   index = -1;
   ended = false;
@@ -39,19 +41,33 @@ export class Task {
   ) {}
 
   enter(code: number): void {
-    const a = this.active.get(code);
-    if (a) a.count++;
-    else this.active.set(code, { count: 1, since: Date.now() });
+    const n = this.active.get(code);
+    if (n !== undefined) this.active.set(code, n + 1);
+    else {
+      this.active.set(code, 1);
+      if (stamping) this.since.set(code, Date.now());
+    }
   }
 
   /** Returns true when this closed the last open activation of `code`. */
   exit(code: number): boolean {
-    const a = this.active.get(code);
-    if (!a) return false;
-    if (--a.count > 0) return false;
+    const n = this.active.get(code);
+    if (n === undefined) return false;
+    if (n > 1) {
+      this.active.set(code, n - 1);
+      return false;
+    }
     this.active.delete(code);
+    if (this.since.size > 0) this.since.delete(code);
     return true;
   }
+}
+
+let stamping = false;
+
+/** Record activation start times from now on (a transition started) or stop (it ended). */
+export function stampActivations(on: boolean): void {
+  stamping = on;
 }
 
 export class Tasks {
