@@ -261,3 +261,67 @@ test('a task that stalls the transition gets the fake signal every 15th failed a
   }
   await logOf(() => rt.disable('p10'));
 });
+
+test('every function form is patched by its qualified name', async () => {
+  const src = [
+    'class Cart {',
+    '  constructor(n) { this.n = n }',
+    '  total() { return this.n }',
+    '  get size() { return this.n }',
+    '  set size(v) { this.n = v }',
+    '  static make() { return new Cart(1) }',
+    '  #secret() { return "s1" }',
+    '  reveal() { return this.#secret() }',
+    '  *items() { yield this.n }',
+    '  async *stream() { yield this.n }',
+    '}',
+    'const double = (x) => x * 2',
+    'const api = { ping() { return "pong1" } }',
+    'function outer() { function inner() { return "i1" } return inner() }',
+    'const late = async function () { return "a1" }',
+    'module.exports = { Cart, double, api, outer, late };',
+    '',
+  ].join('\n');
+  type CartT = { n: number; total(): number; size: number; reveal(): string; items(): Iterable<number>; stream(): AsyncIterable<number> };
+  const m = loadModule<{
+    Cart: { new (n: number): CartT; make(): CartT };
+    double: (x: number) => number;
+    api: { ping(): string };
+    outer: () => string;
+    late: () => Promise<string>;
+  }>('./t11/forms.js', src);
+  const funcs = [
+    { oldName: 'Cart.constructor', source: 'constructor(n) { this.n = n * 10 }' },
+    { oldName: 'Cart.prototype.total', source: 'total() { return this.n + 1 }' },
+    { oldName: 'Cart.prototype.size:get', source: 'get size() { return -this.n }' },
+    { oldName: 'Cart.prototype.size:set', source: 'set size(v) { this.n = v * 2 }' },
+    { oldName: 'Cart.make', source: 'make() { return new Cart(2) }' },
+    { oldName: 'Cart.prototype.#secret', source: 'function () { return "s2" }' },
+    { oldName: 'Cart.prototype.items', source: '*items() { yield this.n; yield 0 }' },
+    { oldName: 'Cart.prototype.stream', source: 'async *stream() { yield this.n; yield 0 }' },
+    { oldName: 'double', source: '(x) => x * 3' },
+    { oldName: 'api.ping', source: 'ping() { return "pong2" }' },
+    { oldName: 'outer>inner', source: 'function () { return "i2" }' },
+    { oldName: 'late', source: 'async function () { return "a2" }' },
+  ];
+  await logOf(() => rt.enable(patchFor('p11', './t11/forms.js', src, funcs)));
+  const c = new m.Cart(1);
+  assert.equal(c.n, 10);
+  assert.equal(c.total(), 11);
+  assert.equal(c.size, -10);
+  c.size = 3;
+  assert.equal(c.n, 6);
+  assert.equal(m.Cart.make().n, 20);
+  assert.equal(c.reveal(), 's2');
+  assert.deepEqual([...c.items()], [6, 0]);
+  const streamed: number[] = [];
+  for await (const x of c.stream()) streamed.push(x);
+  assert.deepEqual(streamed, [6, 0]);
+  assert.equal(m.double(2), 6);
+  assert.equal(m.api.ping(), 'pong2');
+  assert.equal(m.outer(), 'i2');
+  assert.equal(await m.late(), 'a2');
+  await logOf(() => rt.disable('p11'));
+  const d = new m.Cart(1);
+  assert.deepEqual([d.n, d.total(), d.size, d.reveal(), [...d.items()], m.double(2), m.api.ping(), m.outer(), await m.late()], [1, 1, 1, 's1', [1], 4, 'pong1', 'i1', 'a1']);
+});
