@@ -86,10 +86,40 @@ export class ScMemory implements Memory {
     for (let a = 0; a < this.used; a++) out.push(this.cells[a]);
   }
 
-  /** capture() into a checker's reused vector (no allocation). */
-  captureInto(out: IntVec): void {
-    out.push(this.used);
-    for (let a = 0; a < this.used; a++) out.push(this.cells[a]);
+  /**
+   * capture() for a checker: into its reused vector, four cells to an int32 (a cell must fit in a
+   * signed byte: the engine keeps small integers there), so a state is shorter to hash and store.
+   * The patch_state and pending cells of tasks below `hideTasks` are written as 0 (a symmetry key
+   * keeps them with each task instead). restorePacked() reads it back.
+   */
+  captureInto(out: IntVec, hideTasks = 0): void {
+    const n = this.used;
+    out.push(n);
+    for (let a = 0; a < n; a += 4) {
+      let word = 0;
+      for (let j = 0; j < 4 && a + j < n; j++) {
+        const c = a + j;
+        const v = this.cells[c];
+        if (v < -128 || v > 127) throw new Error(`memory: cell ${c} holds ${v}, beyond what a packed capture keeps`);
+        const kind = c % KINDS;
+        const hidden = c < hideTasks * KINDS && (kind === Var.PatchState || kind === Var.Pending);
+        word |= (hidden ? 0 : v & 255) << (8 * j);
+      }
+      out.push(word);
+    }
+  }
+
+  /** Restore what captureInto() wrote at `at`; returns the offset after it. */
+  restorePacked(data: ArrayLike<number>, at: number): number {
+    const n = data[at++];
+    if (n > this.cells.length) this.grow(n);
+    if (this.used > n) this.cells.fill(0, n, this.used);
+    for (let a = 0; a < n; a += 4) {
+      const word = data[at++];
+      for (let j = 0; j < 4 && a + j < n; j++) this.cells[a + j] = (word << (24 - 8 * j)) >> 24;
+    }
+    this.used = n;
+    return at;
   }
 
   restore(data: ArrayLike<number>, at: number): number {

@@ -52,6 +52,8 @@ export interface CheckResult {
  * The same holds for an idle task (its idle loop is its steps) unless hotplug could take its CPU
  * down meanwhile. Hotplug needs no klp_mutex, but every step that reads what it writes (CPU online,
  * the cpus lock) counts as touching everything, so it is never in such a set.
+ * Finding the set takes its first action: a set is returned with the world left just after that
+ * action (the search goes on from there), null with the world as it was.
  */
 function persistent(w: World, state: Int32Array, at: number, actions: Action[]): Action[] | null {
   const owner = w.klp.mutexOwner;
@@ -60,12 +62,15 @@ function persistent(w: World, state: Int32Array, at: number, actions: Action[]):
   if (lead !== ADMIN && lead !== WORKER) return null;
   const a = actions.find((x) => x.proc === lead && x.choice === 0);
   if (!a) return null;
-  const t = footprintOf(w, state, at, a);
-  if (t === GLOBAL) return null;
-  if (t === NONE) return [a];
+  const t = tryStep(w, a);
   // An idle task's steps run only while its CPU is online: hotplug must not be able to act meanwhile.
-  if (w.hotplugTouches(t)) return null;
+  if (t === GLOBAL || (t !== NONE && w.hotplugTouches(t))) {
+    w.restore(state, at);
+    return null;
+  }
+  if (t === NONE) return [a];
   const taskProc = w.procOfTask(t);
+  // (Admin and kworker steps come first among the actions, so `a` stays first.)
   return actions.filter((x) => x === a || x.proc === taskProc);
 }
 
@@ -83,16 +88,17 @@ function retryFirst(w: World, state: Int32Array, at: number, actions: Action[]):
     if (x.proc === WORKER) start = x;
     else if (x.proc === ADMIN && !w.isHotplug(x)) return null;
   }
-  if (!start || footprintOf(w, state, at, start) !== NONE) return null;
+  if (!start) return null;
+  if (tryStep(w, start) !== NONE) {
+    w.restore(state, at);
+    return null;
+  }
   return [start];
 }
 
-/** What `a` touches (NONE, one user task, or GLOBAL); GLOBAL if it is blocked. The world is left as it was. */
-function footprintOf(w: World, state: Int32Array, at: number, a: Action): number {
-  if (!w.run(a)) return GLOBAL;
-  const t = w.footprint;
-  w.restore(state, at);
-  return t;
+/** Take `a` and say what it touched (NONE, one task, or GLOBAL); GLOBAL, with nothing changed, if it is blocked. */
+function tryStep(w: World, a: Action): number {
+  return w.run(a) ? w.footprint : GLOBAL;
 }
 
 export function check(w: World, opts: CheckOptions): CheckResult {
@@ -134,6 +140,8 @@ interface DfsFrame {
   /** All enabled actions, when `actions` is a persistent subset of them. */
   all: Action[] | null;
   next: number;
+  /** The world is already just past actions[0] (taken to find the persistent set). */
+  ran: boolean;
   /**
    * This state's fingerprint, to clear its on-stack mark when it is left (not its slot: the table
    * moves entries when it grows).
@@ -167,13 +175,13 @@ function dfs(w: World, opts: CheckOptions): CheckResult {
       opts.classes.add(`${fp.h1}:${fp.h2}`);
     }
     const reduced = por ? persistent(w, arena.data, at, all) : null;
-    return { at, actions: reduced ?? all, all: reduced ? all : null, next: 0, h1, h2, taken: -1 };
+    return { at, actions: reduced ?? all, all: reduced ? all : null, next: 0, ran: reduced !== null, h1, h2, taken: -1 };
   };
   w.key(buf, fp, opts.symmetry);
   table.insert(fp.h1, fp.h2, ON_STACK);
   const stack: DfsFrame[] = [frame(fp.h1, fp.h2)];
   // The frame whose state the world is in (a restore is needed only to come back to one).
-  let current: DfsFrame | null = stack[0];
+  let current: DfsFrame | null = stack[0].ran ? null : stack[0];
   while (stack.length > 0) {
     const fr = stack[stack.length - 1];
     if (fr.next >= fr.actions.length) {
@@ -183,10 +191,13 @@ function dfs(w: World, opts: CheckOptions): CheckResult {
       continue;
     }
     const a = fr.actions[fr.next++];
-    if (current !== fr) w.restore(arena.data, fr.at);
-    current = fr;
-    // A blocked step changes nothing.
-    if (!w.run(a)) continue;
+    if (fr.ran) fr.ran = false;
+    else {
+      if (current !== fr) w.restore(arena.data, fr.at);
+      current = fr;
+      // A blocked step changes nothing.
+      if (!w.run(a)) continue;
+    }
     current = null;
     transitions++;
     fr.taken = (fr.all ?? fr.actions).indexOf(a);
@@ -207,7 +218,7 @@ function dfs(w: World, opts: CheckOptions): CheckResult {
       return { complete: false, states: table.size, transitions, violation: null, elapsedMs: 0, memoryBytes: memoryBytes() };
     const child = frame(fp.h1, fp.h2);
     stack.push(child);
-    current = child;
+    current = child.ran ? null : child;
   }
   return { complete: true, states: table.size, transitions, violation: null, elapsedMs: 0, memoryBytes: memoryBytes() };
 }

@@ -826,8 +826,9 @@ export class World implements Host {
     out.push(this.ownerIndex());
   }
 
-  private captureMem(out: IntVec): void {
-    if (this.mem instanceof ScMemory) this.mem.captureInto(out);
+  /** Memory, with the first `hideTasks` user tasks' patch_state and pending left out (as 0). */
+  private captureMem(out: IntVec, hideTasks = 0): void {
+    if (this.mem instanceof ScMemory) this.mem.captureInto(out, hideTasks);
     else {
       const cells: number[] = [];
       this.mem.capture(cells);
@@ -872,12 +873,8 @@ export class World implements Host {
       return;
     }
     buf.clear();
-    const cellsAt = buf.n + 1;
-    this.captureMem(buf);
-    for (let t = 0; t < this.maxTasks; t++) {
-      buf.buf[cellsAt + addr(Var.PatchState, t)] = 0;
-      buf.buf[cellsAt + addr(Var.Pending, t)] = 0;
-    }
+    // (symmetric() holds only under sc, where Memory is an ScMemory.)
+    this.captureMem(buf, this.maxTasks);
     this.captureShared(buf);
     for (let i = 0; i < 2 + this.config.cpus; i++) captureProc(this.procs[i], buf);
     buf.push(this.ownerIndex());
@@ -922,7 +919,7 @@ export class World implements Host {
   /** Come back to a state capture() wrote. Engine objects are overwritten in place, not rebuilt. */
   restore(data: ArrayLike<number>, at = 0): void {
     const r = this.reader.reset(data, 0);
-    r.at = this.mem.restore(data, at);
+    r.at = this.mem instanceof ScMemory ? this.mem.restorePacked(data, at) : this.mem.restore(data, at);
     restoreKlp(this.klp, this.patches, this.patchNames, MODULES, r);
     this.klp.signalsCnt = 0; // not part of the state: see run()
     this.readers.tasklist = r.next();
