@@ -15,7 +15,7 @@ export interface HostRuntime {
   kick(task: Task): void;
   log(level: LogLevel, line: string): void;
   lookupSymbol(obj: string, name: string): readonly number[];
-  isModuleLoaded(obj: string): boolean;
+  moduleState(obj: string): ModuleState;
 }
 
 export class NodeHost implements Host {
@@ -100,6 +100,6 @@ export class NodeHost implements Host {
   }
 
   moduleState(obj: string): ModuleState | null {
-    return this.rt.isModuleLoaded(obj) ? 'MODULE_STATE_LIVE' : 'MODULE_STATE_COMING';
+    return this.rt.moduleState(obj);
   }
 }

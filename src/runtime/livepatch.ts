@@ -30,6 +30,7 @@ import {
   type Callbacks,
   type CallbackObject,
   type LogLevel,
+  type ModuleState,
   type ObjectDesc,
   type Proc,
 } from '../engine/index.js';
@@ -410,12 +411,17 @@ export class Runtime implements Dispatch, HostRuntime {
       // Loaded from inside an admin verb (a callback required it): the engine cannot nest verbs.
       throw new LpError('LP_ERR_BUSY', 'loaded while a livepatch operation was running; its patches are not applied');
     }
-    const p = this.admin(this.callerTask(), () => {
-      const proc = moduleComingProc(this.klp, CPU, ADMIN_TASK, rec.name);
-      runToEnd(this.klp, proc);
-      return proc;
-    });
-    if (p.error) throw p.error;
+    this.coming = rec.name;
+    try {
+      const p = this.admin(this.callerTask(), () => {
+        const proc = moduleComingProc(this.klp, CPU, ADMIN_TASK, rec.name);
+        runToEnd(this.klp, proc);
+        return proc;
+      });
+      if (p.error) throw p.error;
+    } finally {
+      this.coming = null;
+    }
   }
 
   /** echo 0 > enabled: unpatch, or reverse the transition in progress. */
@@ -559,9 +565,12 @@ export class Runtime implements Dispatch, HostRuntime {
     return this.byName.get(obj)?.lookup(name) ?? [];
   }
 
-  isModuleLoaded(obj: string): boolean {
-    return this.byName.has(obj);
+  moduleState(obj: string): ModuleState {
+    return obj === this.coming || !this.byName.has(obj) ? 'MODULE_STATE_COMING' : 'MODULE_STATE_LIVE';
   }
+
+  /** The module whose patches klp_module_coming() is applying. */
+  private coming: string | null = null;
 }
 
 function* tracked(inner: Iterable<unknown>, task: Task, code: number, done: () => void): Generator<unknown, unknown, unknown> {

@@ -153,9 +153,14 @@ test('atomic replace: the replacing patch takes over; functions it does not chan
 
 test('module coming: a patch for a module not loaded yet is applied when it loads', async () => {
   const src = 'function late() { return "old" }\nmodule.exports = { late };\n';
-  await logOf(() => rt.enable(patchFor('p6', './t6/late.js', src, [{ oldName: 'late', source: 'function () { return "new" }' }])));
+  const file = patchFor('p6', './t6/late.js', src, [{ oldName: 'late', source: 'function () { return "new" }' }]);
+  const states: string[] = [];
+  file.objs[0].callbacks = { prePatch: (o: { moduleState: string | null }) => void states.push(`pre ${o.moduleState}`), postPatch: (o: { moduleState: string | null }) => void states.push(`post ${o.moduleState}`) };
+  await logOf(() => rt.enable(file));
   assert.deepEqual(rt.list()[0].pendingObjects, ['./t6/late.js']);
+  assert.deepEqual(states, []);
   const m = loadModule<{ late: () => string }>('./t6/late.js', src);
+  assert.deepEqual(states, ['pre MODULE_STATE_COMING', 'post MODULE_STATE_COMING']);
   assert.equal(m.late(), 'new');
   assert.deepEqual(rt.list()[0].pendingObjects, []);
   await logOf(() => rt.disable('p6'));
