@@ -2,15 +2,20 @@
 // response closes.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { installRuntime } from '../../src/runtime/index.js';
 
 const rt = installRuntime();
 
-function listen(server: http.Server | http2.Http2Server): Promise<number> {
+function listen(server: http.Server | https.Server | http2.Http2Server): Promise<number> {
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok((server.address() as AddressInfo).port)));
 }
 
@@ -57,4 +62,25 @@ test('http2: each stream runs in its own task, also through the compatibility AP
   client.close();
   server.close();
   assert.deepEqual(names.sort(), ['GET /x', 'GET /y/z']);
+});
+
+test('https: requests are tasks too', async () => {
+  // A throw-away self-signed certificate (openssl is on every machine this project runs on).
+  const dir = mkdtempSync(join(tmpdir(), 'lp-tls-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    const names: string[] = [];
+    const server = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => {
+      names.push(rt.current().name);
+      res.end('ok');
+    });
+    const port = await listen(server);
+    await new Promise<void>((ok, fail) =>
+      https.get({ host: '127.0.0.1', port, path: '/secure', rejectUnauthorized: false }, (res) => res.resume().on('end', () => ok())).on('error', fail),
+    );
+    server.close();
+    assert.deepEqual(names, ['GET /secure']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
