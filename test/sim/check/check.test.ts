@@ -59,9 +59,8 @@ test('final with a reverse, a fork and a hot-plugged CPU (1 task, 2 CPUs): compl
   assert.equal(r.states, 179072);
 });
 
-// Issue 3 asks for 3 tasks within 60 s; that search (23,994,895 states before the idle-task persistent
-// sets, about 200 s here) is measured in docs/model-checking.md, not run in the suite. 2 tasks pin
-// the state space of the same model.
+// Issue 3 asks for 3 tasks within 60 s; that search (23,994,895 states, about 250 s here) is measured in
+// docs/model-checking.md, not run in the suite. 2 tasks pin the state space of the same model.
 test('final with a reverse, a fork and a hot-plugged CPU (2 tasks, 2 CPUs): complete, no violation', { timeout: 600_000 }, () => {
   const r = check(world('full', { tasks: 2 }), { ...OPTS, maxStates: 5_000_000 });
   assert.equal(r.violation, null);
