@@ -4,7 +4,7 @@
 // bench/spin/livepatch.pml, side by side for each task count, with ratios (ours / SPIN).
 //
 //   npm run build && node bench/checker-vs-spin.mjs [--tasks 2,3,4,5] [--validate 1,2,3]
-//                                                    [--budget 900] [--timeout 1800] [--no-v3]
+//                                                    [--budget 1500] [--timeout 1800] [--no-v3]
 //
 // --tasks     task counts to compare (default 2,3,4,5).
 // --validate  task counts at which both explore the unreduced space (our checker with symmetry and POR
@@ -241,7 +241,7 @@ function parseList(args, name, def) {
 async function main(args) {
   const tasks = parseList(args, '--tasks', [2, 3, 4, 5]);
   const validate = parseList(args, '--validate', [1, 2, 3]);
-  const budget = parseList(args, '--budget', [900])[0];
+  const budget = parseList(args, '--budget', [1500])[0];
   const timeout = parseList(args, '--timeout', [1800])[0];
   const withV3 = !args.includes('--no-v3');
   if (!existsSync(join(ROOT, 'dist', 'src', 'sim', 'check', 'explore.js')))
