@@ -3,7 +3,8 @@
 // module's statics. Everything that can be refused is refused here, before any engine state changes.
 
 import { LpError } from '../engine/index.js';
-import type { ModuleRecord, SiteRow } from './registry.js';
+import type { SiteRow } from './instrument.js';
+import type { ModuleRecord } from './registry.js';
 import { parseReplacement } from './replacement.js';
 
 export interface Compiled {

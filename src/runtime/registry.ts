@@ -2,19 +2,11 @@
 // engine sees. A code id names one piece of code: site i of module m is m.base + i; replacements live
 // below CODE_STRIDE (module index 0 is never a module).
 
+import type { SiteRow, SiteTable } from './instrument.js';
 import type { Task } from './tasks.js';
 
 /** Room for each module's functions (typescript.js, the biggest file we know, has ~21.6 k). */
 export const CODE_STRIDE = 2 ** 20;
-
-export type SiteRow = [name: string, kind: string, line: number, column: number, unpatchable: string];
-
-export interface SiteTable {
-  v: 1;
-  s: SiteRow[];
-  /** Names bound at module top level. */
-  b: string[];
-}
 
 /** What a module object needs from the runtime: the hot paths, kept to three calls. */
 export interface Dispatch {
