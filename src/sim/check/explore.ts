@@ -45,13 +45,14 @@ export interface CheckResult {
 
 /**
  * A persistent set at the current state, or null to expand everything. The admin's or the kworker's
- * next step (whichever holds klp_mutex: the other cannot act meanwhile) is tried; if it touched only
- * one user task's fields (and read globals that only the admin and kworker write), then that step
- * and that task's own steps are persistent: every other task's steps, the idle tasks' steps and CPU
- * hotplug touch other fields and commute with them ("task i's steps touch only task i's fields").
- * The same holds for an idle task (its idle loop is its steps) unless hotplug could take its CPU
- * down meanwhile. Hotplug needs no klp_mutex, but every step that reads what it writes (CPU online,
- * the cpus lock) counts as touching everything, so it is never in such a set.
+ * next step (whichever holds klp_mutex: the other cannot act meanwhile) is tried, each of its forms
+ * when a walk of the task list picks the task it goes on at; if each touched at most one user task's
+ * fields (and read globals that only the admin and kworker write), then those steps and those tasks'
+ * own steps are persistent: every other task's steps, the idle tasks' steps and CPU hotplug touch
+ * other fields and commute with them ("task i's steps touch only task i's fields"). The same holds
+ * for an idle task (its idle loop is its steps) unless hotplug could take its CPU down meanwhile.
+ * Hotplug needs no klp_mutex, but every step that reads what it writes (CPU online, the cpus lock)
+ * counts as touching everything, so it is never in such a set.
  * Finding the set takes its first action: a set is returned with the world left just after that
  * action (the search goes on from there), null with the world as it was.
  */
@@ -60,18 +61,22 @@ function persistent(w: World, state: Int32Array, at: number, actions: Action[]):
   if (owner === null) return retryFirst(w, state, at, actions);
   const lead = w.procs.indexOf(owner);
   if (lead !== ADMIN && lead !== WORKER) return null;
-  const a = actions.find((x) => x.proc === lead && x.choice === 0);
-  if (!a) return null;
-  const t = tryStep(w, a);
-  // An idle task's steps run only while its CPU is online: hotplug must not be able to act meanwhile.
-  if (t === GLOBAL || (t !== NONE && w.hotplugTouches(t))) {
-    w.restore(state, at);
-    return null;
+  const mine = actions.filter((x) => x.proc === lead);
+  if (mine.length === 0) return null;
+  const taskProcs: number[] = [];
+  // The first form last, so that the world is left just after it.
+  for (let j = mine.length - 1; j >= 0; j--) {
+    const t = tryStep(w, mine[j]);
+    // An idle task's steps run only while its CPU is online: hotplug must not be able to act meanwhile.
+    if (t === GLOBAL || (t !== NONE && w.hotplugTouches(t))) {
+      w.restore(state, at);
+      return null;
+    }
+    if (t !== NONE) taskProcs.push(w.procOfTask(t));
+    if (j > 0) w.restore(state, at);
   }
-  if (t === NONE) return [a];
-  const taskProc = w.procOfTask(t);
-  // (Admin and kworker steps come first among the actions, so `a` stays first.)
-  return actions.filter((x) => x === a || x.proc === taskProc);
+  // (Admin and kworker steps come first among the actions, so mine[0] stays first.)
+  return actions.filter((x) => x.proc === lead || taskProcs.includes(x.proc));
 }
 
 /**

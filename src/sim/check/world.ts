@@ -144,16 +144,35 @@ const TASK_VERBS: ReadonlySet<number> = new Set([
   Fn.ForceTransition,
 ]);
 
-/** Verb positions where a frame walks the task list (its loop index names a task position). */
-const TASK_LOOPS: Partial<Record<Fn, readonly number[]>> = {
-  [Fn.InitTransition]: [2],
-  [Fn.StartTransition]: [1, 2],
-  [Fn.TryCompleteTransition]: [1, 2],
-  [Fn.CompleteTransition]: [7],
-  [Fn.ReverseTransition]: [1],
-  [Fn.ForceTransition]: [1, 2],
-  [Fn.SendSignals]: [1],
+/**
+ * Verb positions, between steps, whose next step asks taskAt() for the task at the frame's loop index
+ * plus the offset given (pc: offset): after a call returns, the step that follows moves the loop on
+ * and asks for the next task in one (local work merges into the next visible step).
+ */
+const WALK_STEPS: Partial<Record<Fn, Readonly<Record<number, number>>>> = {
+  [Fn.InitTransition]: { 2: 0 },
+  [Fn.StartTransition]: { 1: 0 },
+  [Fn.TryCompleteTransition]: { 1: 0, 2: 1 },
+  [Fn.CompleteTransition]: { 7: 0 },
+  [Fn.ReverseTransition]: { 1: 0 },
+  [Fn.ForceTransition]: { 1: 0, 2: 1 },
+  [Fn.SendSignals]: { 1: 0 },
 };
+
+/** Whether a frame of verb `fn` has a task as its argument `a`. */
+const namesTask = (fn: number): boolean => fn === Fn.TrySwitchTask || fn === Fn.UpdatePatchState;
+
+// A user task's place in the current walk of the task list.
+const UNVISITED = 0;
+const AT = 1; // the task at the walk's loop index
+const PASSED = 2;
+
+/** An admin or kworker choice >= WALK_PICK: its step's walk goes on at task (choice - WALK_PICK). */
+const WALK_PICK = 16;
+/** No walk choice offered: a step asking for a task no walk has visited yet is a bug. */
+const NO_PICK = -1;
+/** At boot (one deterministic run, not explored): the walks follow the list order. */
+const LIST_ORDER = -2;
 
 /** The modules the World can load. */
 const MODULES: readonly string[] = ['mod'];
@@ -191,6 +210,13 @@ export class World implements Host {
   disablesLeft: number;
   /** Tasks in the task list (user tasks that exist), in creation order. */
   readonly taskList: number[] = [];
+  /**
+   * Per user task: UNVISITED, AT or PASSED in the walk of the task list under way (at most one: the
+   * walks run under klp_mutex). Walks visit the tasks in any order the checker picks, a superset of
+   * the kernel's fixed list order, so the visited set, not list positions, is all a walk remembers,
+   * and it belongs to each task, which makes the symmetry reduction exact inside walks too.
+   */
+  readonly walk: number[] = [];
   /** Tasks switched by force: their consistency is not guaranteed (force is unsafe by design). */
   forcedTasks = 0;
 
@@ -215,6 +241,8 @@ export class World implements Host {
   private readonly acts: Action[][] = [];
   /** task->patch_state of every user task before the step (for I5). */
   private readonly before: Int32Array;
+  /** The task the current step's walk goes on at, or NO_PICK / LIST_ORDER. */
+  private walkPick = NO_PICK;
 
   constructor(readonly config: WorldConfig) {
     this.maxTasks = config.tasks + (config.fork ? 1 : 0);
@@ -243,6 +271,7 @@ export class World implements Host {
       this.pc.push(t < config.tasks ? U : UNBORN);
       this.vf.push(0);
       this.left.push(config.rounds);
+      this.walk.push(UNVISITED);
       if (t < config.tasks) this.taskList.push(t);
     }
     for (let c = 0; c < config.cpus; c++) this.online.push(!(c === config.cpus - 1 && (config.hotplug === 'up' || config.hotplug === 'both') && config.cpus > 1));
@@ -271,6 +300,7 @@ export class World implements Host {
   /** Enable the patch straight through at boot and let every task switch. */
   private bootPatched(): void {
     const task = this.adminTask();
+    this.walkPick = LIST_ORDER;
     this.klp.detached.set(this.patch.id, this.patch);
     runToEnd(this.klp, enableBuiltPatchProc(this.klp, 0, task, this.patch));
     this.drain();
@@ -279,6 +309,7 @@ export class World implements Host {
     runToEnd(this.klp, transitionWorkProc(0, task + 1));
     this.drain();
     if (this.klp.transitionPatch) throw new Error('check model: the boot-time patch did not complete');
+    this.walkPick = NO_PICK;
     this.workQueued = false;
     this.adminPc = 2;
   }
@@ -319,8 +350,37 @@ export class World implements Host {
   taskCount(): number {
     return this.taskList.length;
   }
+  /**
+   * The walk's loop index i names the task the walk is at (i = visited - 1) or the next one, which the
+   * step's action picked among the unvisited (i = visited). The walk ends with the tasklist lock.
+   */
   taskAt(i: number): number {
-    return this.taskList[i];
+    let visited = 0;
+    let at = -1;
+    for (const t of this.taskList) {
+      if (this.walk[t] !== UNVISITED) visited++;
+      if (this.walk[t] === AT) at = t;
+    }
+    if (i === visited - 1 && at >= 0) return at;
+    if (i !== visited) throw new Error(`check world: a walk asked for position ${i} with ${visited} tasks visited`);
+    const next = this.walkPick === LIST_ORDER ? this.taskList.find((t) => this.walk[t] === UNVISITED)! : this.walkPick;
+    if (next < 0 || this.walk[next] !== UNVISITED) throw new Error(`check world: a walk went on at task ${next}, not an unvisited one`);
+    if (at >= 0) this.walk[at] = PASSED;
+    this.walk[next] = AT;
+    if (this.walkPick !== LIST_ORDER) this.walkPick = NO_PICK;
+    return next;
+  }
+
+  /** Whether process i's next step goes on with its walk of the task list at a task still to visit. */
+  private walkGoesOn(i: number): boolean {
+    const p = this.procs[i];
+    if (!p) return false;
+    const f = p.frames[p.frames.length - 1];
+    const offset = WALK_STEPS[f.fn as Fn]?.[f.pc];
+    if (offset === undefined) return false;
+    let visited = 0;
+    for (const t of this.taskList) if (this.walk[t] !== UNVISITED) visited++;
+    return f.i + offset === visited && visited < this.taskList.length;
   }
   possibleCpus(): number {
     return this.config.cpus;
@@ -369,6 +429,8 @@ export class World implements Host {
   readUnlock(lock: HostLock): void {
     this.footprint = GLOBAL;
     this.readers[lock]--;
+    // Every walk of the task list, and nothing else, holds the tasklist read lock.
+    if (lock === 'tasklist') for (const t of this.taskList) this.walk[t] = UNVISITED;
   }
   cpuCanSchedule(cpu: number): boolean {
     this.footprint = GLOBAL;
@@ -408,7 +470,8 @@ export class World implements Host {
     const out: Action[] = [];
     const c = this.config;
     // Admin.
-    if (this.procs[ADMIN]) out.push(this.act(ADMIN, 0));
+    if (this.walkGoesOn(ADMIN)) this.walkPicks(ADMIN, out);
+    else if (this.procs[ADMIN]) out.push(this.act(ADMIN, 0));
     else if (this.adminPc === 0) out.push(this.act(ADMIN, 1));
     else if (this.adminPc === 2) {
       const inTransition = this.klp.transitionPatch !== null;
@@ -420,7 +483,8 @@ export class World implements Host {
       if (this.disablesLeft > 0 && !inTransition && this.klp.patches.includes(this.patch)) out.push(this.act(ADMIN, 7));
     }
     // The kworker.
-    if (this.procs[WORKER] || this.workQueued) out.push(this.act(WORKER, 0));
+    if (this.walkGoesOn(WORKER)) this.walkPicks(WORKER, out);
+    else if (this.procs[WORKER] || this.workQueued) out.push(this.act(WORKER, 0));
     // Idle tasks of online CPUs: their loop switches them when flagged.
     for (let cpu = 0; cpu < c.cpus; cpu++) {
       const i = 2 + cpu;
@@ -466,6 +530,11 @@ export class World implements Host {
     return out;
   }
 
+  /** The next step of process i, once for each task its walk can go on at. */
+  private walkPicks(i: number, out: Action[]): void {
+    for (const t of this.taskList) if (this.walk[t] === UNVISITED) out.push(this.act(i, WALK_PICK + t));
+  }
+
   /** Whether `a` is the admin taking the hot-pluggable CPU down or up (which needs no klp_mutex). */
   isHotplug(a: Action): boolean {
     return a.proc === ADMIN && !this.procs[ADMIN] && (a.choice === 4 || a.choice === 5);
@@ -476,6 +545,7 @@ export class World implements Host {
     if (a.proc === -1) return `cpu${a.choice >> 10}: a buffered store becomes visible`;
     if (a.proc === -2) return `cpu${a.choice >> 10}: takes in another CPU's store`;
     const name = this.procName(a.proc);
+    if (a.choice >= WALK_PICK) return `${name} (walk on at task${a.choice - WALK_PICK})`;
     if (a.choice === 0) return this.procs[a.proc] ? name : a.proc === WORKER ? `${name}: klp_transition_work` : `${name}: idle loop`;
     if (a.proc === ADMIN) {
       const cpu = this.config.cpus - 1;
@@ -529,7 +599,13 @@ export class World implements Host {
       return true;
     }
     const i = a.proc;
-    if (this.procs[i]) return this.stepProc(i);
+    if (this.procs[i]) {
+      if (a.choice < WALK_PICK) return this.stepProc(i);
+      this.walkPick = a.choice - WALK_PICK;
+      const ok = this.stepProc(i);
+      if (this.walkPick !== NO_PICK) throw new Error(`check world: ${this.procName(i)} did not go on at the task picked`);
+      return ok;
+    }
     if (i === ADMIN) return this.adminStart(a.choice);
     if (i === WORKER) {
       if (this.klp.mutexOwner) return false;
@@ -821,6 +897,7 @@ export class World implements Host {
       out.push(this.pc[t]);
       out.push(this.vf[t]);
       out.push(this.left[t]);
+      out.push(this.walk[t]);
     }
     for (const p of this.procs) captureProc(p, out);
     out.push(this.ownerIndex());
@@ -861,22 +938,25 @@ export class World implements Host {
   /**
    * The fingerprint of the state, or with `symmetry` of its class up to a permutation of identical
    * user tasks (symmetry reduction), written to `fp`; `buf` is scratch. Tasks are interchangeable
-   * only between their own CPU's tasks, only under sequentially consistent memory, and only while
-   * neither the admin nor the kworker is inside a walk of the task list or a verb aimed at one task.
-   * The class's fingerprint is that of everything but the tasks plus, added up, that of each task's
-   * own fields: a sum does not depend on the order, so no task needs sorting.
+   * only between their own CPU's tasks and only under sequentially consistent memory. The class's
+   * fingerprint is that of everything but the tasks plus, added up, that of each task's own fields
+   * (its place in the current walk, and whether the admin's or the kworker's verb is aimed at it,
+   * included): a sum does not depend on the order, so no task needs sorting. The permutation is an
+   * exact symmetry: the walks' any order (see `walk`) makes no task's list position matter.
    */
   key(buf: IntVec, fp: Fingerprint, symmetry: boolean): void {
-    if (!symmetry || !this.symmetric()) {
+    if (!symmetry || this.config.memory !== 'sc') {
       this.capture(buf);
       fingerprint(buf.buf, 0, buf.n, fp);
       return;
     }
     buf.clear();
-    // (symmetric() holds only under sc, where Memory is an ScMemory.)
+    // (Under sc Memory is an ScMemory.)
     this.captureMem(buf, this.maxTasks);
     this.captureShared(buf);
-    for (let i = 0; i < 2 + this.config.cpus; i++) captureProc(this.procs[i], buf);
+    const byAdmin = this.aimedAt(ADMIN, buf);
+    const byWorker = this.aimedAt(WORKER, buf);
+    for (let i = 2; i < 2 + this.config.cpus; i++) captureProc(this.procs[i], buf);
     buf.push(this.ownerIndex());
     fingerprint(buf.buf, 0, buf.n, fp);
     const sig = this.sig;
@@ -893,27 +973,37 @@ export class World implements Host {
       sig.push(this.vf[t]);
       sig.push(this.left[t]);
       sig.push((this.forcedTasks >> t) & 1);
+      sig.push(this.walk[t]);
+      sig.push((byAdmin >> t) & 1);
+      sig.push((byWorker >> t) & 1);
       const at = sig.n;
       captureProc(this.procs[i], sig);
-      // The task's own id in its own verb (updatePatchState(current), trySwitchTask(current)).
-      for (let j = at + 4; j < sig.n; j += 6) if (sig.buf[j + 3] === t) sig.buf[j + 3] = -9;
+      // The task's own id in its own verb; only these verbs' argument is a task (the handler's is
+      // an ops id, which must stay as it is).
+      for (let j = at + 4; j < sig.n; j += 6) if (namesTask(sig.buf[j])) sig.buf[j + 3] = -9;
       fingerprint(sig.buf, 0, sig.n, tfp);
       fp.h1 = (fp.h1 + tfp.h1) >>> 0;
       fp.h2 = (fp.h2 + tfp.h2) >>> 0;
     }
   }
 
-  private symmetric(): boolean {
-    if (this.config.memory !== 'sc') return false;
-    for (let i = ADMIN; i <= WORKER; i++) {
-      const p = this.procs[i];
-      if (!p) continue;
-      for (const f of p.frames) {
-        if (TASK_LOOPS[f.fn as Fn]?.includes(f.pc)) return false;
-        if ((f.fn === Fn.TrySwitchTask || f.fn === Fn.UpdatePatchState) && f.a < this.maxTasks) return false;
+  /**
+   * Capture process i (the admin or the kworker) into `buf` with the user task its verbs are aimed at
+   * (trySwitchTask(), updatePatchState() by force) left out, so that the key can count it as that
+   * task's own; returns those tasks as a bit set.
+   */
+  private aimedAt(i: number, buf: IntVec): number {
+    const at = buf.n;
+    captureProc(this.procs[i], buf);
+    let aimed = 0;
+    for (let j = at + 4; j < buf.n; j += 6) {
+      const task = buf.buf[j + 3];
+      if (namesTask(buf.buf[j]) && task < this.maxTasks) {
+        aimed |= 1 << task;
+        buf.buf[j + 3] = -9;
       }
     }
-    return true;
+    return aimed;
   }
 
   /** Come back to a state capture() wrote. Engine objects are overwritten in place, not rebuilt. */
@@ -942,6 +1032,7 @@ export class World implements Host {
       this.pc[t] = r.next();
       this.vf[t] = r.next();
       this.left[t] = r.next();
+      this.walk[t] = r.next();
     }
     for (let i = 0; i < this.nprocs; i++) {
       // A proc object is referred to only from its slot (and klp_mutex, restored below): reuse it.
