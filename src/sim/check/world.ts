@@ -81,6 +81,12 @@ export interface WorldConfig {
    * cond_resched() in a CPU-bound kthread, the caller the scheduler hook was written for.
    */
   cpuBound?: boolean;
+  /**
+   * Walks of the task list follow the list order, as in the kernel, instead of any order. The
+   * symmetry key is exact only with any order; this is for comparing unreduced spaces with a model
+   * that walks in list order (bench/spin/livepatch.pml).
+   */
+  listOrder?: boolean;
   variant: Variant;
   memory: MemoryModel;
   drop: readonly string[];
@@ -363,7 +369,7 @@ export class World implements Host {
     }
     if (i === visited - 1 && at >= 0) return at;
     if (i !== visited) throw new Error(`check world: a walk asked for position ${i} with ${visited} tasks visited`);
-    const next = this.walkPick === LIST_ORDER ? this.taskList.find((t) => this.walk[t] === UNVISITED)! : this.walkPick;
+    const next = this.walkPick === LIST_ORDER || this.config.listOrder ? this.taskList.find((t) => this.walk[t] === UNVISITED)! : this.walkPick;
     if (next < 0 || this.walk[next] !== UNVISITED) throw new Error(`check world: a walk went on at task ${next}, not an unvisited one`);
     if (at >= 0) this.walk[at] = PASSED;
     this.walk[next] = AT;
@@ -374,7 +380,7 @@ export class World implements Host {
   /** Whether process i's next step goes on with its walk of the task list at a task still to visit. */
   private walkGoesOn(i: number): boolean {
     const p = this.procs[i];
-    if (!p) return false;
+    if (!p || this.config.listOrder) return false;
     const f = p.frames[p.frames.length - 1];
     const offset = WALK_STEPS[f.fn as Fn]?.[f.pc];
     if (offset === undefined) return false;
