@@ -82,7 +82,8 @@ byte mutex = NOBODY;           /* klp_mutex owner */
 bit wq;                        /* klp_transition_work queued */
 
 /* per user task: location, the version of f it runs while in f (0 outside f), and the target that its
- * klp_update_patch_state() loaded; the idle task: ipc 0 (idle loop) / 1..3 as T_B1..T_B3 */
+ * klp_update_patch_state() loaded (0 once stored: dead values are cleared, as in the engine and the
+ * World, so that equal positions are equal states); the idle task: ipc 0 (idle loop) / 1..3 as T_B1..T_B3 */
 byte tpc[N];
 byte vf[N];
 byte tg[N];
@@ -304,8 +305,8 @@ end_idle:
   :: d_step { ipc == 0 && pending[IDLE_TASK] ->           /* klp_update_patch_state(current): */
        preempt++; pending[IDLE_TASK] = 0; ipc = 1; CHECK }  /* preempt_disable(); test_and_clear */
   :: d_step { ipc == 1 -> itg = target; ipc = 2; CHECK }    /* READ_ONCE(klp_target_state) */
-  :: d_step { ipc == 2 -> ps[IDLE_TASK] = itg; ipc = 3; CHECK }   /* current->patch_state = ... */
-  :: d_step { ipc == 3 -> preempt--; itg = 0; ipc = 0; CHECK }    /* preempt_enable() */
+  :: d_step { ipc == 2 -> ps[IDLE_TASK] = itg; itg = 0; ipc = 3; CHECK }   /* current->patch_state = ... */
+  :: d_step { ipc == 3 -> preempt--; ipc = 0; CHECK }             /* preempt_enable() */
   od
 }
 
@@ -317,14 +318,14 @@ end_task:
   do
   :: d_step { tpc[T] == T_USER -> tpc[T] = T_RET; CHECK }                  /* syscall (no patched code) */
   :: d_step { tpc[T] == T_USER -> klp_ftrace_handler_f(T); tpc[T] = T_SLEEPF; CHECK }   /* syscall into f, sleeps there */
-  :: d_step { tpc[T] == T_SLEEPF -> tpc[T] = T_RET; CHECK }                /* wakes up, returns */
+  :: d_step { tpc[T] == T_SLEEPF -> tpc[T] = T_RET; vf[T] = 0; CHECK }    /* wakes up, returns */
   :: d_step { tpc[T] == T_RET ->                                           /* exit_to_user_mode() */
        if
        :: pending[T] -> preempt++; pending[T] = 0; tpc[T] = T_B1          /* klp_update_patch_state(current): */
-       :: else -> tpc[T] = T_USER; vf[T] = 0                               /* preempt_disable(); test_and_clear */
+       :: else -> tpc[T] = T_USER                                          /* preempt_disable(); test_and_clear */
        fi; CHECK }
   :: d_step { tpc[T] == T_B1 -> tg[T] = target; tpc[T] = T_B2; CHECK }    /* READ_ONCE(klp_target_state) */
-  :: d_step { tpc[T] == T_B2 -> ps[T] = tg[T]; tpc[T] = T_B3; CHECK }     /* current->patch_state = ... */
-  :: d_step { tpc[T] == T_B3 -> preempt--; tg[T] = 0; tpc[T] = T_USER; vf[T] = 0; CHECK }   /* preempt_enable() */
+  :: d_step { tpc[T] == T_B2 -> ps[T] = tg[T]; tg[T] = 0; tpc[T] = T_B3; CHECK }   /* current->patch_state = ... */
+  :: d_step { tpc[T] == T_B3 -> preempt--; tpc[T] = T_USER; CHECK }      /* preempt_enable() */
   od
 }

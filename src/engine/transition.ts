@@ -174,6 +174,8 @@ export function updatePatchState(k: Klp, p: Proc, f: Frame): St {
       return St.Next;
     case 2:
       k.mem.store(p.cpu, psAddr(f.a), f.b);
+      // Consumed: a stale copy of the target would make equal positions look different to a checker.
+      f.b = 0;
       f.pc = 3;
       return St.Next;
     case 3:

@@ -6,7 +6,7 @@
 import { IntVec } from '../../engine/snapshot.js';
 import { Rng } from '../scheduler.js';
 import { Fingerprint, fingerprint, StateTable } from './table.js';
-import { ADMIN, GLOBAL, NONE, WORKER, type Action, type Violation, type World } from './world.js';
+import { ADMIN, GLOBAL, HOTPLUG, NONE, WORKER, type Action, type Violation, type World } from './world.js';
 
 export type Strategy = 'dfs' | 'bfs' | 'random' | 'pct';
 
@@ -46,13 +46,12 @@ export interface CheckResult {
 /**
  * A persistent set at the current state, or null to expand everything. The admin's or the kworker's
  * next step (whichever holds klp_mutex: the other cannot act meanwhile) is tried, each of its forms
- * when a walk of the task list picks the task it goes on at; if each touched at most one user task's
- * fields (and read globals that only the admin and kworker write), then those steps and those tasks'
- * own steps are persistent: every other task's steps, the idle tasks' steps and CPU hotplug touch
- * other fields and commute with them ("task i's steps touch only task i's fields"). The same holds
- * for an idle task (its idle loop is its steps) unless hotplug could take its CPU down meanwhile.
- * Hotplug needs no klp_mutex, but every step that reads what it writes (CPU online, the cpus lock)
- * counts as touching everything, so it is never in such a set.
+ * when a walk of the task list picks the task it goes on at; what they touched (World.footprint: the
+ * user and idle tasks whose fields they read or wrote, the locks only fork and hotplug wait for, CPU
+ * online) names the processes whose steps depend on them. Those steps and the lead's are persistent:
+ * every other task's steps touch other fields and commute with them ("task i's steps touch only task
+ * i's fields"). Hotplug and the idle task of the CPU it takes down and up come together (hotplug waits
+ * for that idle task to leave its loop, and the idle task runs only while its CPU is online).
  * Finding the set takes its first action: a set is returned with the world left just after that
  * action (the search goes on from there), null with the world as it was.
  */
@@ -63,20 +62,19 @@ function persistent(w: World, state: Int32Array, at: number, actions: Action[]):
   if (lead !== ADMIN && lead !== WORKER) return null;
   const mine = actions.filter((x) => x.proc === lead);
   if (mine.length === 0) return null;
-  const taskProcs: number[] = [];
+  let touched = NONE;
   // The first form last, so that the world is left just after it.
   for (let j = mine.length - 1; j >= 0; j--) {
     const t = tryStep(w, mine[j]);
-    // An idle task's steps run only while its CPU is online: hotplug must not be able to act meanwhile.
-    if (t === GLOBAL || (t !== NONE && w.hotplugTouches(t))) {
+    if (t === GLOBAL) {
       w.restore(state, at);
       return null;
     }
-    if (t !== NONE) taskProcs.push(w.procOfTask(t));
+    touched |= t;
     if (j > 0) w.restore(state, at);
   }
   // (Admin and kworker steps come first among the actions, so mine[0] stays first.)
-  return actions.filter((x) => x.proc === lead || taskProcs.includes(x.proc));
+  return actions.filter((x) => x.proc === lead || (x.proc > WORKER && touched & (1 << x.proc)) || (touched & HOTPLUG && w.isHotplug(x)));
 }
 
 /**
@@ -101,7 +99,7 @@ function retryFirst(w: World, state: Int32Array, at: number, actions: Action[]):
   return [start];
 }
 
-/** Take `a` and say what it touched (NONE, one task, or GLOBAL); GLOBAL, with nothing changed, if it is blocked. */
+/** Take `a` and say what it touched (World.footprint); GLOBAL, with nothing changed, if it is blocked. */
 function tryStep(w: World, a: Action): number {
   return w.run(a) ? w.footprint : GLOBAL;
 }
@@ -165,9 +163,22 @@ function dfs(w: World, opts: CheckOptions): CheckResult {
   const arena = new Arena();
   const fp = new Fingerprint();
   const por = opts.por && w.config.memory === 'sc';
+  // The key parts of each state on the stack (World.keyParts), by depth: after a step of one task
+  // alone only its part is made anew.
+  const incremental = opts.symmetry && w.config.memory === 'sc';
+  const plen = w.keyParts.length;
+  let parts = new Uint32Array(plen * 256);
   let transitions = 0;
-  const memoryBytes = () => table.bytes + arena.peak * 4;
-  const frame = (h1: number, h2: number): DfsFrame => {
+  const memoryBytes = () => table.bytes + arena.peak * 4 + parts.byteLength;
+  const frame = (h1: number, h2: number, depth: number): DfsFrame => {
+    if (incremental) {
+      if ((depth + 1) * plen > parts.length) {
+        const next = new Uint32Array(parts.length * 2);
+        next.set(parts);
+        parts = next;
+      }
+      parts.set(w.keyParts, depth * plen);
+    }
     w.capture(buf);
     const at = arena.push(buf);
     const all = w.actions();
@@ -184,7 +195,7 @@ function dfs(w: World, opts: CheckOptions): CheckResult {
   };
   w.key(buf, fp, opts.symmetry);
   table.insert(fp.h1, fp.h2, ON_STACK);
-  const stack: DfsFrame[] = [frame(fp.h1, fp.h2)];
+  const stack: DfsFrame[] = [frame(fp.h1, fp.h2, 0)];
   // The frame whose state the world is in (a restore is needed only to come back to one).
   let current: DfsFrame | null = stack[0].ran ? null : stack[0];
   while (stack.length > 0) {
@@ -207,7 +218,8 @@ function dfs(w: World, opts: CheckOptions): CheckResult {
     transitions++;
     fr.taken = (fr.all ?? fr.actions).indexOf(a);
     if (w.violation) return found(w.violation, stack.map((f) => f.taken), table.size, transitions, memoryBytes());
-    w.key(buf, fp, opts.symmetry);
+    if (incremental && w.lastLocal >= 0) w.keyAfterLocal(parts, (stack.length - 1) * plen, w.lastLocal, fp);
+    else w.key(buf, fp, opts.symmetry);
     const slot = table.insert(fp.h1, fp.h2, ON_STACK);
     if (slot >= 0) {
       // Cycle proviso: a reduced expansion must not close a cycle, or the steps it left out could be
@@ -221,7 +233,7 @@ function dfs(w: World, opts: CheckOptions): CheckResult {
     }
     if (table.size >= opts.maxStates)
       return { complete: false, states: table.size, transitions, violation: null, elapsedMs: 0, memoryBytes: memoryBytes() };
-    const child = frame(fp.h1, fp.h2);
+    const child = frame(fp.h1, fp.h2, stack.length);
     stack.push(child);
     current = child.ran ? null : child;
   }

@@ -134,8 +134,12 @@ export interface StepRecord {
 
 export const ADMIN = 0;
 export const WORKER = 1;
-export const NONE = -1;
-export const GLOBAL = -2;
+/** Footprints: a bit per process whose steps a step depends on (a user or idle task), and HOTPLUG. */
+export const NONE = 0;
+/** The admin's CPU hotplug actions (they need no klp_mutex, so they can run beside the kworker). */
+export const HOTPLUG = 1 << 30;
+/** Anything another process's step could read or write. */
+export const GLOBAL = -1;
 
 /** Verbs whose steps touch task cells and read, but never write, what tasks read. */
 const TASK_VERBS: ReadonlySet<number> = new Set([
@@ -228,12 +232,15 @@ export class World implements Host {
 
   // ---- per step ----
   /**
-   * What the last step touched beyond its own process: NONE, one task's fields (its id: a user task,
-   * or an idle task, maxTasks + cpu), or GLOBAL (anything another process's step could read or write).
-   * Reading the globals only the admin and kworker write (the target, func transition flags, func
-   * stacks) does not count.
+   * What the last step touched beyond its own process: a bit set of the processes whose steps it
+   * depends on (bit i: process i, a user or idle task whose fields it read or wrote; HOTPLUG: the
+   * hotplug actions, through CPU online or the cpus lock), NONE, or GLOBAL (anything another
+   * process's step could read or write). Reading the globals only the admin and kworker write (the
+   * target, func transition flags, func stacks) does not count.
    */
   footprint = NONE;
+  /** The processes whose task cells the last step read (and did not write): see selfWrites(). */
+  private readMask = 0;
   violation: Violation | null = null;
   private warned = 0;
   trace: StepRecord[] | null = null;
@@ -242,6 +249,18 @@ export class World implements Host {
   private readonly reader = new IntReader();
   private readonly sig = new IntVec();
   private readonly taskFp = new Fingerprint();
+  /**
+   * The parts of the last symmetric key: the fingerprint of everything but the tasks (2 words), the
+   * tasks the admin's and the kworker's verbs are aimed at (2), then each task's own fingerprint (2
+   * each). A search keeps them per state, so that after a step of one task only its part is redone.
+   */
+  readonly keyParts: Uint32Array;
+  /**
+   * The user task whose step the last one was, when it changed nothing but that task's own fields (not
+   * a fork), else -1: the key then needs only that task's part redone, and the invariants over every
+   * task only that task's conjuncts checked (they held before the step).
+   */
+  lastLocal = -1;
   /** Per process slot: the last proc object it held, for restore() to overwrite. */
   private readonly spare: (Proc | null)[] = [];
   private readonly acts: Action[][] = [];
@@ -286,6 +305,7 @@ export class World implements Host {
       this.spare.push(null);
     }
     this.before = new Int32Array(this.maxTasks);
+    this.keyParts = new Uint32Array(4 + 2 * this.maxTasks);
     this.reversesLeft = config.reverses;
     this.forceLeft = config.force ? 1 : 0;
     this.downLeft = config.hotplug === 'down' || config.hotplug === 'both' ? 1 : 0;
@@ -396,13 +416,12 @@ export class World implements Host {
   }
   cpuOnline(cpu: number): boolean {
     // Constant unless hotplug can change it.
-    if (cpu === this.hotCpu && this.hotplugPossible()) this.footprint = GLOBAL;
+    if (cpu === this.hotCpu && this.hotplugPossible()) this.footprint |= this.hotplugGroup();
     return this.online[cpu];
   }
   taskRunningElsewhere(task: number, current: number): boolean {
+    // Whether an idle task runs is whether its CPU is online, which hotplug writes (touch() adds it).
     this.touch(task);
-    // Whether an idle task runs is whether its CPU is online, which hotplug writes.
-    if (this.hotplugTouches(task)) this.footprint = GLOBAL;
     if (task === current) return false;
     if (task >= this.maxTasks) return this.online[task - this.maxTasks]; // an online CPU runs its idle task
     // A task inside a verb is running it: the scheduler hook runs before its task goes to sleep.
@@ -427,24 +446,27 @@ export class World implements Host {
     return true;
   }
   tryReadLock(lock: HostLock): boolean {
-    this.footprint = GLOBAL;
+    this.lockTouch(lock);
     if (this.readers[lock] < 0) return false;
     this.readers[lock]++;
     return true;
   }
   readUnlock(lock: HostLock): void {
-    this.footprint = GLOBAL;
+    this.lockTouch(lock);
     this.readers[lock]--;
     // Every walk of the task list, and nothing else, holds the tasklist read lock.
     if (lock === 'tasklist') for (const t of this.taskList) this.walk[t] = UNVISITED;
   }
   cpuCanSchedule(cpu: number): boolean {
-    this.footprint = GLOBAL;
+    // It reads whether any task on the CPU has preemption off: it depends on every such task's steps
+    // (entering or leaving updatePatchState()); the admin and the kworker hold klp_mutex for a whole
+    // verb, so the other one is not inside one.
+    for (let i = 2; i < this.nprocs; i++) if (this.cpuOfProc(i) === cpu) this.touch(this.taskOfProc(i));
     for (let i = 0; i < this.nprocs; i++) if (this.cpuOfProc(i) === cpu && (this.procs[i]?.preemptOff ?? 0) > 0) return false;
     return true;
   }
   scheduleRetry(): void {
-    this.footprint = GLOBAL;
+    // Only the kworker reads it, and it cannot start while the caller holds klp_mutex.
     this.workQueued = true;
   }
   signalTask(): void {
@@ -581,10 +603,23 @@ export class World implements Host {
     // Only these verbs' steps are known to write nothing a task reads but task cells in Memory; so
     // is the kworker's first step (mutex_lock and a look at klp_transition_patch).
     this.footprint = (top ? TASK_VERBS.has(top.fn) : a.proc === WORKER) ? NONE : GLOBAL;
+    this.readMask = 0;
+    const lead = a.proc === ADMIN || a.proc === WORKER;
+    const guards = lead ? this.guards() : 0;
+    this.lastLocal = a.proc >= 2 + this.config.cpus && a.choice !== CH_FORK ? this.taskOfProc(a.proc) : -1;
     const ok = this.runAction(a);
     if (!ok) {
       this.trace?.pop();
       return false;
+    }
+    // A step that switches an invariant on or off for every task is visible (the partial-order
+    // reduction's visibility condition): a persistent set must not postpone other tasks' steps past it.
+    if (lead && this.guards() !== guards) this.footprint = GLOBAL;
+    else if (this.readMask !== 0 && this.footprint !== GLOBAL) {
+      for (let i = 2; i < this.nprocs; i++) {
+        const t = this.taskOfProc(i);
+        if (this.readMask & (1 << i) && this.selfWrites(t)) this.touch(t);
+      }
     }
     if (this.trace && a.proc >= 0 && this.procs[a.proc]) this.trace[this.trace.length - 1].what += ` -> ${where(this.procs[a.proc]!)}`;
     // Fake signals add no behaviour here (any sleeper may wake at any step anyway), so the attempt
@@ -666,6 +701,8 @@ export class World implements Host {
         if (newF !== newG && !(this.forcedTasks & (1 << t)))
           this.violation = { invariant: 'I1', detail: `task${t} runs f ${newF ? 'new' : 'old'} but g, called from it, ${newG ? 'new' : 'old'}` };
         this.pc[t] = RETURNING;
+        // Out of f: which version it ran no longer matters (a dead value would split states).
+        this.vf[t] = 0;
         break;
       }
       case BARRIER:
@@ -783,7 +820,10 @@ export class World implements Host {
         this.pc[t] = RETURNING;
         return true;
       case SLEEP_IN_F:
-        this.pc[t] = this.config.lean ? RETURNING : IN_F;
+        if (this.config.lean) {
+          this.pc[t] = RETURNING;
+          this.vf[t] = 0;
+        } else this.pc[t] = IN_F;
         return true;
     }
     throw new Error(`task${t}: no step at ${PC_NAMES[this.pc[t]]}`);
@@ -822,6 +862,21 @@ export class World implements Host {
     return false;
   }
 
+  /**
+   * Which of the invariants over every task are in force: I3 (outside a transition), I4 (not while the
+   * transition is being set up), I5's exemption (force), I6 (completing). A bit each.
+   */
+  private guards(): number {
+    const target = this.mem.load(0, addr(Var.Target, 0));
+    const idle = !this.procs[ADMIN] && !this.procs[WORKER];
+    return (
+      (target === -1 && idle ? 1 : 0) |
+      (target !== -1 && !this.starting() ? 2 : 0) |
+      (this.inVerb(ADMIN, Fn.ForceTransition, Infinity) ? 4 : 0) |
+      (this.inVerb(ADMIN, Fn.CompleteTransition, 7) || this.inVerb(WORKER, Fn.CompleteTransition, 7) ? 8 : 0)
+    );
+  }
+
   private checkInvariants(a: Action): void {
     if (this.violation) return;
     const k = this.klp;
@@ -835,16 +890,18 @@ export class World implements Host {
     // I7 in the handler, I1 in the tasks); the global predicates I2-I6 are checked under sc.
     if (this.config.memory === 'relaxed') return;
     const target = this.mem.load(0, addr(Var.Target, 0));
-    if ((k.transitionPatch !== null) !== (target !== -1)) {
+    // After a step of one user task alone only that task's conjuncts can have changed.
+    const only = this.lastLocal;
+    if (only < 0 && (k.transitionPatch !== null) !== (target !== -1)) {
       this.violation = { invariant: 'I2', detail: `klp_transition_patch ${k.transitionPatch ? 'set' : 'NULL'} with klp_target_state ${target}` };
       return;
     }
-    const checked = this.taskList.length + this.config.cpus;
+    const checked = only >= 0 ? 1 : this.taskList.length + this.config.cpus;
     const ps = (t: number) => this.mem.load(0, addr(Var.PatchState, t));
     const pend = (t: number) => this.mem.load(0, addr(Var.Pending, t)) !== 0;
     if (target === -1 && !this.procs[ADMIN] && !this.procs[WORKER]) {
       for (let j = 0; j < checked; j++) {
-        const t = this.checkedTask(j);
+        const t = only >= 0 ? only : this.checkedTask(j);
         if (t >= 0 && (ps(t) !== -1 || pend(t))) {
           this.violation = { invariant: 'I3', detail: `${this.taskName(t)} has patch_state ${ps(t)}${pend(t) ? ' and TIF_PATCH_PENDING' : ''} outside a transition` };
           return;
@@ -853,7 +910,7 @@ export class World implements Host {
     }
     if (target !== -1 && !this.starting()) {
       for (let j = 0; j < checked; j++) {
-        const t = this.checkedTask(j);
+        const t = only >= 0 ? only : this.checkedTask(j);
         if (t >= 0 && pend(t) && ps(t) === target) {
           this.violation = { invariant: 'I4', detail: `${this.taskName(t)} has TIF_PATCH_PENDING but is already at the target (${target})` };
           return;
@@ -862,7 +919,7 @@ export class World implements Host {
     }
     // I5: a task switches only at a safe point: never while f is active in it.
     const before = this.before;
-    for (let t = 0; t < this.maxTasks; t++) {
+    for (let t = only >= 0 ? only : 0; t < (only >= 0 ? only + 1 : this.maxTasks); t++) {
       const now = ps(t);
       if (before[t] === now || before[t] === -1 || now === -1) continue;
       if (this.inVerb(ADMIN, Fn.ForceTransition, Infinity)) {
@@ -880,7 +937,7 @@ export class World implements Host {
     for (let i = ADMIN; i <= WORKER; i++) {
       if (!this.inVerb(i, Fn.CompleteTransition, 7)) continue;
       for (let j = 0; j < checked; j++) {
-        const t = this.checkedTask(j);
+        const t = only >= 0 ? only : this.checkedTask(j);
         if (t >= 0 && ps(t) !== target) {
           this.violation = { invariant: 'I6', detail: `completing with ${this.taskName(t)} at ${ps(t)}, target ${target}` };
           return;
@@ -960,37 +1017,70 @@ export class World implements Host {
     // (Under sc Memory is an ScMemory.)
     this.captureMem(buf, this.maxTasks);
     this.captureShared(buf);
+    const parts = this.keyParts;
     const byAdmin = this.aimedAt(ADMIN, buf);
     const byWorker = this.aimedAt(WORKER, buf);
     for (let i = 2; i < 2 + this.config.cpus; i++) captureProc(this.procs[i], buf);
     buf.push(this.ownerIndex());
     fingerprint(buf.buf, 0, buf.n, fp);
-    const sig = this.sig;
-    const tfp = this.taskFp;
-    for (let t = 0; t < this.maxTasks; t++) {
-      const i = 2 + this.config.cpus + t;
-      sig.clear();
-      sig.push(this.cpuOfProc(i));
-      sig.push(this.mem.load(0, addr(Var.PatchState, t)));
-      sig.push(this.mem.load(0, addr(Var.Pending, t)));
-      sig.push(this.taskList.includes(t) ? 1 : 0);
-      sig.push(t === 0 ? this.forkLeft : 0);
-      sig.push(this.pc[t]);
-      sig.push(this.vf[t]);
-      sig.push(this.left[t]);
-      sig.push((this.forcedTasks >> t) & 1);
-      sig.push(this.walk[t]);
-      sig.push((byAdmin >> t) & 1);
-      sig.push((byWorker >> t) & 1);
-      const at = sig.n;
-      captureProc(this.procs[i], sig);
-      // The task's own id in its own verb; only these verbs' argument is a task (the handler's is
-      // an ops id, which must stay as it is).
-      for (let j = at + 4; j < sig.n; j += 6) if (namesTask(sig.buf[j])) sig.buf[j + 3] = -9;
-      fingerprint(sig.buf, 0, sig.n, tfp);
-      fp.h1 = (fp.h1 + tfp.h1) >>> 0;
-      fp.h2 = (fp.h2 + tfp.h2) >>> 0;
+    parts[0] = fp.h1;
+    parts[1] = fp.h2;
+    parts[2] = byAdmin;
+    parts[3] = byWorker;
+    for (let t = 0; t < this.maxTasks; t++) this.taskKey(t, byAdmin, byWorker);
+    this.sumKey(fp);
+  }
+
+  /**
+   * The key after a step of user task t alone (lastLocal): that of the state before it, whose parts
+   * are `before[at ..]` (a copy of keyParts), with task t's own part made anew. The step changed
+   * nothing else the key covers.
+   */
+  keyAfterLocal(before: Uint32Array, at: number, t: number, fp: Fingerprint): void {
+    const parts = this.keyParts;
+    for (let j = 0; j < parts.length; j++) parts[j] = before[at + j];
+    this.taskKey(t, parts[2], parts[3]);
+    this.sumKey(fp);
+  }
+
+  /** The class's fingerprint from keyParts: everything but the tasks, plus each task's own. */
+  private sumKey(fp: Fingerprint): void {
+    const parts = this.keyParts;
+    let h1 = parts[0];
+    let h2 = parts[1];
+    for (let j = 4; j < parts.length; j += 2) {
+      h1 = (h1 + parts[j]) >>> 0;
+      h2 = (h2 + parts[j + 1]) >>> 0;
     }
+    fp.h1 = h1;
+    fp.h2 = h2;
+  }
+
+  /** Task t's own part of the key, into keyParts. */
+  private taskKey(t: number, byAdmin: number, byWorker: number): void {
+    const i = 2 + this.config.cpus + t;
+    const sig = this.sig;
+    sig.clear();
+    sig.push(this.cpuOfProc(i));
+    sig.push(this.mem.load(0, addr(Var.PatchState, t)));
+    sig.push(this.mem.load(0, addr(Var.Pending, t)));
+    sig.push(this.taskList.includes(t) ? 1 : 0);
+    sig.push(t === 0 ? this.forkLeft : 0);
+    sig.push(this.pc[t]);
+    sig.push(this.vf[t]);
+    sig.push(this.left[t]);
+    sig.push((this.forcedTasks >> t) & 1);
+    sig.push(this.walk[t]);
+    sig.push((byAdmin >> t) & 1);
+    sig.push((byWorker >> t) & 1);
+    const at = sig.n;
+    captureProc(this.procs[i], sig);
+    // The task's own id in its own verb; only these verbs' argument is a task (the handler's is
+    // an ops id, which must stay as it is).
+    for (let j = at + 4; j < sig.n; j += 6) if (namesTask(sig.buf[j])) sig.buf[j + 3] = -9;
+    fingerprint(sig.buf, 0, sig.n, this.taskFp);
+    this.keyParts[4 + 2 * t] = this.taskFp.h1;
+    this.keyParts[5 + 2 * t] = this.taskFp.h2;
   }
 
   /**
@@ -1054,9 +1144,26 @@ export class World implements Host {
     this.warned = this.klp.warnings.length;
   }
 
+  /** The step depends on task `task`'s steps (a user or idle task), and on hotplug's if that can change whether it runs. */
   private touch(task: number): void {
-    if (task >= this.maxTasks + this.config.cpus || (this.footprint !== NONE && this.footprint !== task)) this.footprint = GLOBAL;
-    else this.footprint = task;
+    if (task >= this.maxTasks + this.config.cpus) this.footprint = GLOBAL;
+    else if (this.hotplugTouches(task)) this.footprint |= this.hotplugGroup();
+    else this.footprint |= 1 << this.procOfTask(task);
+  }
+
+  /**
+   * A lock taken or released: the tasklist lock is what fork (copy_process()) waits for, the cpus lock
+   * what hotplug waits for; no other step reads them.
+   */
+  private lockTouch(lock: HostLock): void {
+    if (lock === 'tasklist') {
+      if (this.forkLeft > 0) this.footprint |= 1 << this.procOfTask(0);
+    } else if (this.hotplugAhead()) this.footprint |= this.hotplugGroup();
+  }
+
+  /** Hotplug and the idle task of the CPU it takes down and up: each one's steps depend on the other's. */
+  private hotplugGroup(): number {
+    return HOTPLUG | (1 << this.procOfTask(this.idleId(this.hotCpu)));
   }
 
   /** The CPU the admin takes down and up, or -1. */
@@ -1064,12 +1171,17 @@ export class World implements Host {
     return this.config.hotplug === 'none' || this.config.cpus < 2 ? -1 : this.config.cpus - 1;
   }
 
+  /** Whether CPU hotplug has a step left to take in this run. */
+  private hotplugAhead(): boolean {
+    return this.hotCpu >= 0 && this.downLeft + this.upLeft > 0;
+  }
+
   /**
-   * Whether CPU hotplug can act now or later without the current lead stepping first: it needs the
-   * cpus lock free, and only a GLOBAL step releases it.
+   * Whether CPU hotplug can act now or later without the current lead stepping first: it needs a step
+   * left and the cpus lock free (only the lead releases it).
    */
   hotplugPossible(): boolean {
-    return this.hotCpu >= 0 && this.readers.cpus === 0;
+    return this.hotplugAhead() && this.readers.cpus === 0;
   }
 
   /** The process that runs task `t` (a user task or an idle task, as a footprint names them). */
@@ -1078,14 +1190,27 @@ export class World implements Host {
   }
 
   /** Whether hotplug can change whether the idle task `t`'s steps can run (or what they see). */
-  hotplugTouches(t: number): boolean {
+  private hotplugTouches(t: number): boolean {
     return t - this.maxTasks === this.hotCpu && this.hotplugPossible();
   }
 
   private access(a: number, write: boolean): void {
     const kind = a % 8;
-    if (kind === Var.PatchState || kind === Var.Pending) this.touch(Math.floor(a / 8));
-    else if (write) this.footprint = GLOBAL;
+    if (kind === Var.PatchState || kind === Var.Pending) {
+      const task = Math.floor(a / 8);
+      if (write || task >= this.maxTasks + this.config.cpus) this.touch(task);
+      else this.readMask |= 1 << this.procOfTask(task);
+    } else if (write) this.footprint = GLOBAL;
+  }
+
+  /**
+   * Whether task `task` could write its own patch_state or TIF_PATCH_PENDING in steps of its own,
+   * with no other process stepping: only with the flag set (test_and_clear in updatePatchState(), the
+   * scheduler hook) or inside a verb already. A step that only read those cells of a task that cannot
+   * commutes with every step that task can take until some other process acts.
+   */
+  private selfWrites(task: number): boolean {
+    return this.mem.load(0, addr(Var.Pending, task)) !== 0 || this.procs[this.procOfTask(task)] !== null;
   }
 
   /** Memory with every access reported to the current trace step. */

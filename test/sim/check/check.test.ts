@@ -7,7 +7,9 @@ import { test } from 'node:test';
 import { check, type CheckOptions } from '../../../src/sim/check/explore.js';
 import { MODELS } from '../../../src/sim/check/models.js';
 import { decodeToken, encodeToken, formatTrace, replay, worldFor, type Token } from '../../../src/sim/check/trace.js';
+import { Fingerprint } from '../../../src/sim/check/table.js';
 import { World, type WorldConfig } from '../../../src/sim/check/world.js';
+import { IntVec } from '../../../src/engine/snapshot.js';
 
 const OPTS: CheckOptions = { strategy: 'dfs', maxStates: 3_000_000, seed: 1, symmetry: true, por: true, depth: 400, pctDepth: 3 };
 
@@ -34,7 +36,7 @@ test('final on seed-reverse: complete search, no violation (2 tasks)', () => {
   const r = check(world('seed-reverse'), OPTS);
   assert.equal(r.violation, null);
   assert.equal(r.complete, true);
-  assert.equal(r.states, 103809);
+  assert.equal(r.states, 101909);
 });
 
 test('v3 on seed-hotplug: a task in the wrong state at completion; final: none', () => {
@@ -43,7 +45,7 @@ test('v3 on seed-hotplug: a task in the wrong state at completion; final: none',
   const fin = check(world('seed-hotplug'), OPTS);
   assert.equal(fin.violation, null);
   assert.equal(fin.complete, true);
-  assert.equal(fin.states, 7245);
+  assert.equal(fin.states, 6619);
 });
 
 test('final with fork during the transition: complete, no violation', () => {
@@ -56,16 +58,50 @@ test('final with a reverse, a fork and a hot-plugged CPU (1 task, 2 CPUs): compl
   const r = check(world('full', { tasks: 1 }), OPTS);
   assert.equal(r.violation, null);
   assert.equal(r.complete, true);
-  assert.equal(r.states, 183471);
+  assert.equal(r.states, 74915);
 });
 
-// Issue 3 asks for 3 tasks within 60 s; that search (17,135,119 states, about 220 s here) is measured in
-// docs/model-checking.md, not run in the suite. 2 tasks pin the state space of the same model.
-test('final with a reverse, a fork and a hot-plugged CPU (2 tasks, 2 CPUs): complete, no violation', { timeout: 600_000 }, () => {
-  const r = check(world('full', { tasks: 2 }), { ...OPTS, maxStates: 5_000_000 });
+// Issue 3, acceptance 3: 3 tasks (and the one a fork adds) + 2 CPUs, one of them hot-plugged, with a
+// reverse. About 30-35 s on the 2-core test machine (docs/model-checking.md); the time is measured by
+// bench/checker-vs-spin.mjs --full, not asserted here.
+test('final with a reverse, a fork and a hot-plugged CPU (3 tasks, 2 CPUs): complete, no violation', { timeout: 600_000 }, (t) => {
+  const r = check(world('full', { tasks: 3 }), { ...OPTS, maxStates: 10_000_000 });
+  t.diagnostic(`${r.states} states, ${r.transitions} transitions, ${r.elapsedMs} ms`);
   assert.equal(r.violation, null);
   assert.equal(r.complete, true);
-  assert.equal(r.states, 1889168);
+  assert.equal(r.states, 3207233);
+});
+
+test("the key after one task's step, made from that task's part alone, equals the key made anew", () => {
+  // A long seeded random run through worlds where tasks fork, sleep in f and switch at the barrier.
+  for (const [scenario, over] of [
+    ['full', { tasks: 3 }],
+    ['seed-sched', { tasks: 2 }],
+    ['seed-fork', { tasks: 2 }],
+  ] as [string, Partial<WorldConfig>][]) {
+    const w = world(scenario, over);
+    const before = new Uint32Array(w.keyParts.length);
+    const buf = new IntVec();
+    const whole = new Fingerprint();
+    const local = new Fingerprint();
+    let seed = 12345;
+    let locals = 0;
+    for (let n = 0; n < 20_000; n++) {
+      w.key(buf, whole, true);
+      before.set(w.keyParts);
+      const actions = w.actions();
+      if (actions.length === 0) break;
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      if (!w.run(actions[seed % actions.length])) continue;
+      assert.equal(w.violation, null);
+      if (w.lastLocal < 0) continue;
+      locals++;
+      w.keyAfterLocal(before, 0, w.lastLocal, local);
+      w.key(buf, whole, true);
+      assert.deepEqual([local.h1, local.h2], [whole.h1, whole.h2], `${scenario} step ${n}`);
+    }
+    assert.ok(locals > 1000, `${scenario}: ${locals} local steps`);
+  }
 });
 
 test('mutations under sequentially consistent memory: each dropped synchronize is caught', () => {
@@ -172,10 +208,10 @@ test('partial-order and symmetry reduction agree with the unreduced search; symm
 });
 
 test('list-order walks: the unreduced bench space equals the Promela model of it (bench/spin/livepatch.pml, measured with SPIN)', () => {
-  // 3,452 / 51,170 states at 1 / 2 tasks: what pan -DNOREDUCE stores for the same model.
+  // 2,214 / 20,628 states at 1 / 2 tasks: what pan -DNOREDUCE stores for the same model.
   for (const [tasks, states] of [
-    [1, 3_452],
-    [2, 51_170],
+    [1, 2_214],
+    [2, 20_628],
   ]) {
     const r = check(world('bench', { tasks, listOrder: true }), { ...OPTS, symmetry: false, por: false });
     assert.ok(r.complete && !r.violation);
