@@ -140,8 +140,10 @@ interface DfsFrame {
   /** Where its state is in the arena. */
   at: number;
   actions: Action[];
-  /** All enabled actions, when `actions` is a persistent subset of them. */
+  /** All enabled actions (but those mirroring another's), when `actions` is a persistent subset of them. */
   all: Action[] | null;
+  /** Every enabled action, in World.actions() order (a replay token names the one taken by its index). */
+  enabled: Action[];
   next: number;
   /** The world is already just past actions[0] (taken to find the persistent set). */
   ran: boolean;
@@ -181,7 +183,8 @@ function dfs(w: World, opts: CheckOptions): CheckResult {
     }
     w.capture(buf);
     const at = arena.push(buf);
-    const all = w.actions();
+    const enabled = w.actions();
+    const all = incremental ? w.representatives(enabled) : enabled;
     if (all.length === 0 && opts.terminals) {
       fingerprint(buf.buf, 0, buf.n, fp);
       opts.terminals.add(`${fp.h1}:${fp.h2}`);
@@ -191,7 +194,7 @@ function dfs(w: World, opts: CheckOptions): CheckResult {
       opts.classes.add(`${fp.h1}:${fp.h2}`);
     }
     const reduced = por ? persistent(w, arena.data, at, all) : null;
-    return { at, actions: reduced ?? all, all: reduced ? all : null, next: 0, ran: reduced !== null, h1, h2, taken: -1 };
+    return { at, actions: reduced ?? all, all: reduced ? all : null, enabled, next: 0, ran: reduced !== null, h1, h2, taken: -1 };
   };
   w.key(buf, fp, opts.symmetry);
   table.insert(fp.h1, fp.h2, ON_STACK);
@@ -216,7 +219,7 @@ function dfs(w: World, opts: CheckOptions): CheckResult {
     }
     current = null;
     transitions++;
-    fr.taken = (fr.all ?? fr.actions).indexOf(a);
+    fr.taken = fr.enabled.indexOf(a);
     if (w.violation) return found(w.violation, stack.map((f) => f.taken), table.size, transitions, memoryBytes());
     if (incremental && w.lastLocal >= 0) w.keyAfterLocal(parts, (stack.length - 1) * plen, w.lastLocal, fp);
     else w.key(buf, fp, opts.symmetry);

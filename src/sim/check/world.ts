@@ -558,6 +558,24 @@ export class World implements Host {
     return out;
   }
 
+  /**
+   * Of the actions, those that do not just mirror another's under the symmetry of identical tasks: a
+   * user task's steps, or a walk going on at it, are left out when an earlier task has the same own
+   * part of the key (keyParts, which must be this state's): swapping the two maps the state to
+   * itself and the one's successors to the other's, which have the same key.
+   */
+  representatives(actions: Action[]): Action[] {
+    const parts = this.keyParts;
+    const base = 2 + this.config.cpus;
+    const mirrors = (k: number): boolean => {
+      for (let j = 0; j < k; j++) if (parts[4 + 2 * j] === parts[4 + 2 * k] && parts[5 + 2 * j] === parts[5 + 2 * k]) return true;
+      return false;
+    };
+    return actions.filter((x) =>
+      x.proc >= base ? !mirrors(x.proc - base) : (x.proc === ADMIN || x.proc === WORKER) && x.choice >= WALK_PICK ? !mirrors(x.choice - WALK_PICK) : true,
+    );
+  }
+
   /** The next step of process i, once for each task its walk can go on at. */
   private walkPicks(i: number, out: Action[]): void {
     for (const t of this.taskList) if (this.walk[t] === UNVISITED) out.push(this.act(i, WALK_PICK + t));
