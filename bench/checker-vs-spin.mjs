@@ -3,20 +3,25 @@
 // sequentially consistent memory, 1 CPU, one reverse, lean tasks) and its Promela mirror
 // bench/spin/livepatch.pml, side by side for each task count, with ratios (ours / SPIN).
 //
-//   npm run build && node bench/checker-vs-spin.mjs [--tasks 2,3,4,5] [--validate 1,2,3]
-//                                                    [--budget 1500] [--timeout 1800] [--no-v3]
+//   npm run build && node bench/checker-vs-spin.mjs [--tasks 2,3,4,5,6,7] [--validate 1,2,3]
+//                                                    [--budget 1500] [--timeout 1800] [--no-v3] [--no-full]
 //
-// --tasks     task counts to compare (default 2,3,4,5).
+// --tasks     task counts to compare (default 2,3,4,5,6,7).
 // --validate  task counts at which both explore the unreduced space (our checker with symmetry and POR
 //             off, pan -DNOREDUCE) to show the two models have exactly the same states (default 1,2,3;
 //             "none" to skip).
 // --budget    seconds: a run whose projected time (last time x last growth) exceeds this is skipped.
 // --timeout   seconds: a run still going after this is killed and reported as such.
 // --no-v3     skip the v3-reverse runs (both tools must find the stale-flag bug there).
+// --no-full   skip our run of the `full` model (3 tasks and a fork, 2 CPUs one of them hot-plugged, a
+//             reverse: issue 3's acceptance 3, which SPIN has no model of).
+//
+// The end says whether issue 3's goals hold in this run: 5 tasks in no more than SPIN's time, 7 tasks
+// in at most 30 s and 1 GB (peak RSS of the whole checker process), the full model in at most 60 s.
 //
 // A tool is skipped for the remaining task counts once a run of it took more than 120 s, once its
 // projected time exceeds --budget, for ours once its projected state count exceeds maxStates (it would
-// stop incomplete), and, with no earlier run to project from, when the model's known size (x15 states
+// stop incomplete), and, with no earlier run to project from, when the model's known size (x10 states
 // a task) cannot fit maxStates or RAM; the output says which. pan keeps full state vectors while the
 // expected space fits in 40% of RAM, else uses -DHC4 hash compaction (approximate: it misses a few %).
 // SPIN is installed with apt-get if missing (Debian package `spin`); gcc must be present.
@@ -38,19 +43,25 @@ const ROOT = resolve(HERE, '..');
 const PML = join(HERE, 'spin', 'livepatch.pml');
 const SLOW = 120; // seconds: a run slower than this ends the tool's series
 const MAX_STATES = 2e8;
-// Growth per added task of this model's state space (measured: 3.5 k, 51 k, 773 k unreduced).
-const GROWTH = 15;
+// This model's unreduced state space at 1 task, and its growth per added task (measured: 2.2 k, 20.6 k,
+// 195 k at 1, 2, 3 tasks; pan with its reduction stores 195 k, 1.84 M, 17.3 M at 3, 4, 5).
+const UNREDUCED_1 = 2214;
+const GROWTH = 10;
+// Issue 3's goals (acceptance 3 and 6).
+const GOAL_N7_SEC = 30;
+const GOAL_N7_BYTES = 2 ** 30;
+const GOAL_FULL_SEC = 60;
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
 
 // ---------------------------------------------------------------- child: one run of our checker
 
 async function child(argv) {
-  const [n, variant, reduce] = [Number(argv[0]), argv[1], argv[2] === '1'];
+  const [n, variant, reduce, model] = [Number(argv[0]), argv[1], argv[2] === '1', argv[3] ?? 'bench'];
   const load = (m) => import(pathToFileURL(join(ROOT, 'dist', 'src', 'sim', 'check', m)).href);
   const [{ World }, { check }, { MODELS }] = await Promise.all([load('world.js'), load('explore.js'), load('models.js')]);
   // Unreduced, the World walks the task list in list order as the Promela model does, so the two
   // spaces must be equal; reduced, it walks in any order (which its exact symmetry needs): a superset.
-  const world = new World({ ...MODELS.bench.shape, tasks: n, variant, memory: 'sc', drop: [], listOrder: !reduce });
+  const world = new World({ ...MODELS[model].shape, tasks: n, variant, memory: 'sc', drop: [], listOrder: !reduce });
   const opts = { strategy: 'dfs', maxStates: MAX_STATES, seed: 1, symmetry: reduce, por: reduce, depth: 400, pctDepth: 3 };
   const rssBefore = process.memoryUsage().rss;
   const r = check(world, opts);
@@ -128,7 +139,7 @@ function ensureSpin() {
  * times the expected search depth (both measured: 4.4 k states / depth 289 at N=1, x15 / x3.9 a task).
  */
 function panFlags(n, { noreduce = false, v3 = false, depthScale = 1 } = {}) {
-  const est = 3452 * GROWTH ** (n - 1);
+  const est = UNREDUCED_1 * GROWTH ** (n - 1);
   const depth = Math.max(10000, 2 ** Math.ceil(Math.log2(3 * 289 * 3.9 ** (n - 1) * depthScale)));
   const cc = ['-O2', '-DSAFETY'];
   if (noreduce) cc.push('-DNOREDUCE');
@@ -197,8 +208,8 @@ async function spinRun(n, { variant = 'final', noreduce = false, timeout, depthS
 
 // ---------------------------------------------------------------- ours
 
-async function oursRun(n, { variant = 'final', reduce = true, timeout }) {
-  const r = await run(process.execPath, [fileURLToPath(import.meta.url), '--child', String(n), variant, reduce ? '1' : '0'], {
+async function oursRun(n, { variant = 'final', reduce = true, timeout, model = 'bench' }) {
+  const r = await run(process.execPath, [fileURLToPath(import.meta.url), '--child', String(n), variant, reduce ? '1' : '0', model], {
     cwd: ROOT,
     timeout,
   });
@@ -241,11 +252,12 @@ function parseList(args, name, def) {
 }
 
 async function main(args) {
-  const tasks = parseList(args, '--tasks', [2, 3, 4, 5]);
+  const tasks = parseList(args, '--tasks', [2, 3, 4, 5, 6, 7]);
   const validate = parseList(args, '--validate', [1, 2, 3]);
   const budget = parseList(args, '--budget', [1500])[0];
   const timeout = parseList(args, '--timeout', [1800])[0];
   const withV3 = !args.includes('--no-v3');
+  const withFull = !args.includes('--no-full');
   if (!existsSync(join(ROOT, 'dist', 'src', 'sim', 'check', 'explore.js')))
     throw new Error('the compiled checker is missing: run `npm run build` (or `npx tsc -p .`) in the repo root first');
   ensureSpin();
@@ -274,9 +286,9 @@ async function main(args) {
     const hist = last[tool];
     const prev = hist[hist.length - 1];
     if (!prev) {
-      // Nothing measured yet in this run: judge by the model's known size (x15 states a task unreduced;
-      // ours stores about 0.4x of that; pan about 60 B a state with hash compaction, 95 B without).
-      const est = 3452 * GROWTH ** (n - 1);
+      // Nothing measured yet in this run: judge by the model's known size (x10 states a task unreduced;
+      // ours stores 0.1-0.4x of that; pan about 60 B a state with hash compaction, 95 B without).
+      const est = UNREDUCED_1 * GROWTH ** (n - 1);
       if (tool === 'ours' && 0.4 * est > MAX_STATES) return `expected ~${int(0.4 * est)} states > maxStates ${MAX_STATES.toExponential(0)}`;
       if (tool === 'spin' && est * 60 > 0.8 * totalmem()) return `expected ~${int(est)} states, ~${mb((est * 60) / 2 ** 30)} GiB > 80% of RAM`;
       return null;
@@ -353,7 +365,28 @@ async function main(args) {
     ]);
   }
   console.log(table(rows));
-  const bad = summary.some(({ o, s }) => (o && (o.violation || o.timedOut)) || (s && (s.violation || s.errors))) ||
+  const full = withFull ? await oursRun(3, { model: 'full', timeout }) : null;
+  if (full) {
+    console.log(`\n== The full model: 3 tasks + a fork, 2 CPUs (one hot-plugged), one reverse (ours only) ==`);
+    console.log(`${int(full.states)} states, ${int(full.transitions)} transitions, ${sec(full.sec)} s, ${rate(full.states, full.sec)} states/s, peak RSS ${mbb(full.maxRss)} MB: ${verdict(full)}`);
+  }
+  console.log('\n== Issue 3 goals, in this run ==');
+  const at = (n) => summary.find((x) => x.n === n);
+  const n5 = at(5);
+  console.log(
+    n5?.o && n5?.s && !n5.o.timedOut && !n5.s.timedOut
+      ? `5 tasks in no more than SPIN's time: ${sec(n5.o.sec)} s vs ${sec(n5.s.sec)} s: ${n5.o.sec <= n5.s.sec ? 'met' : 'NOT met'}`
+      : '5 tasks in no more than SPIN\'s time: not measured in this run',
+  );
+  const n7 = at(7)?.o;
+  console.log(
+    n7 && !n7.timedOut
+      ? `7 tasks in at most ${GOAL_N7_SEC} s and 1 GB: ${sec(n7.sec)} s, peak RSS ${mbb(n7.maxRss)} MB: ${n7.complete && n7.sec <= GOAL_N7_SEC && n7.maxRss <= GOAL_N7_BYTES ? 'met' : 'NOT met'}`
+      : `7 tasks in at most ${GOAL_N7_SEC} s and 1 GB: not measured in this run${at(7)?.skipOurs ? ` (${at(7).skipOurs})` : ''}`,
+  );
+  if (full && !full.timedOut)
+    console.log(`the full model in at most ${GOAL_FULL_SEC} s: ${sec(full.sec)} s: ${full.complete && full.sec <= GOAL_FULL_SEC ? 'met' : 'NOT met'}`);
+  const bad = (full && (full.violation || full.timedOut)) || summary.some(({ o, s }) => (o && (o.violation || o.timedOut)) || (s && (s.violation || s.errors))) ||
     summary.some(({ ov, sv }) => ov && (!ov.violation || !sv.violation));
   if (bad) {
     console.log('\nUNEXPECTED: the final code must verify and v3 must fail on both sides');
