@@ -576,9 +576,30 @@ export class World implements Host {
     );
   }
 
-  /** The next step of process i, once for each task its walk can go on at. */
+  /**
+   * The next step of process i, going on with its walk at the unvisited task whose own state (its part
+   * of the key) is least, ties to the lowest id. A visit touches only the task visited, so visits to
+   * different tasks commute with each other and with every other task's steps, and a walk visits every
+   * task: any run of the any-order walk has a twin that visits in this order, with each task's own
+   * history, and each invariant's view of it, unchanged. The choice depends on the tasks' states only,
+   * not their names, so the symmetry of identical tasks stays exact; and a walk only ever offers one
+   * step, so a persistent set holds only the task visited, not every task that could have been.
+   */
   private walkPicks(i: number, out: Action[]): void {
-    for (const t of this.taskList) if (this.walk[t] === UNVISITED) out.push(this.act(i, WALK_PICK + t));
+    let best = -1;
+    let h1 = 0;
+    let h2 = 0;
+    for (const t of this.taskList) {
+      if (this.walk[t] !== UNVISITED) continue;
+      this.taskFingerprint(t, 0, 0);
+      const f = this.taskFp;
+      if (best < 0 || f.h1 < h1 || (f.h1 === h1 && f.h2 < h2)) {
+        best = t;
+        h1 = f.h1;
+        h2 = f.h2;
+      }
+    }
+    out.push(this.act(i, WALK_PICK + best));
   }
 
   /** Whether `a` is the admin taking the hot-pluggable CPU down or up (which needs no klp_mutex). */
@@ -1076,6 +1097,13 @@ export class World implements Host {
 
   /** Task t's own part of the key, into keyParts. */
   private taskKey(t: number, byAdmin: number, byWorker: number): void {
+    this.taskFingerprint(t, byAdmin, byWorker);
+    this.keyParts[4 + 2 * t] = this.taskFp.h1;
+    this.keyParts[5 + 2 * t] = this.taskFp.h2;
+  }
+
+  /** The fingerprint of task t's own fields, into taskFp. */
+  private taskFingerprint(t: number, byAdmin: number, byWorker: number): void {
     const i = 2 + this.config.cpus + t;
     const sig = this.sig;
     sig.clear();
@@ -1097,8 +1125,6 @@ export class World implements Host {
     // an ops id, which must stay as it is).
     for (let j = at + 4; j < sig.n; j += 6) if (namesTask(sig.buf[j])) sig.buf[j + 3] = -9;
     fingerprint(sig.buf, 0, sig.n, this.taskFp);
-    this.keyParts[4 + 2 * t] = this.taskFp.h1;
-    this.keyParts[5 + 2 * t] = this.taskFp.h2;
   }
 
   /**
