@@ -645,6 +645,7 @@ export class World implements Host {
     this.readMask = 0;
     const lead = a.proc === ADMIN || a.proc === WORKER;
     const guards = lead ? this.guards() : 0;
+    const engine = lead ? this.engineSeen() : 0;
     this.lastLocal = a.proc >= 2 + this.config.cpus && a.choice !== CH_FORK ? this.taskOfProc(a.proc) : -1;
     const ok = this.runAction(a);
     if (!ok) {
@@ -653,7 +654,7 @@ export class World implements Host {
     }
     // A step that switches an invariant on or off for every task is visible (the partial-order
     // reduction's visibility condition): a persistent set must not postpone other tasks' steps past it.
-    if (lead && this.guards() !== guards) this.footprint = GLOBAL;
+    if (lead && (this.guards() !== guards || this.engineSeen() !== engine)) this.footprint = GLOBAL;
     else if (this.readMask !== 0 && this.footprint !== GLOBAL) {
       for (let i = 2; i < this.nprocs; i++) {
         const t = this.taskOfProc(i);
@@ -899,6 +900,16 @@ export class World implements Host {
     if (!p) return false;
     for (const f of p.frames) if (f.fn === fn && f.pc < pcBelow) return true;
     return false;
+  }
+
+  /**
+   * The klp-private fields a task's own steps read outside Memory: whether the scheduler hook is on
+   * (__schedule() reads it), and which funcs are registered (the handler looks its func up, and warns
+   * if it was freed). A lead step that changes them is seen by every task.
+   */
+  private engineSeen(): number {
+    const k = this.klp;
+    return (k.schedHook ? 1 : 0) + 2 * (k.funcs.length * 4096 + k.freeFuncIds.length);
   }
 
   /**
