@@ -577,20 +577,30 @@ export class World implements Host {
   }
 
   /**
-   * The next step of process i, going on with its walk at the unvisited task whose own state (its part
-   * of the key) is least, ties to the lowest id. A visit touches only the task visited, so visits to
-   * different tasks commute with each other and with every other task's steps, and a walk visits every
-   * task: any run of the any-order walk has a twin that visits in this order, with each task's own
-   * history, and each invariant's view of it, unchanged. The choice depends on the tasks' states only,
-   * not their names, so the symmetry of identical tasks stays exact; and a walk only ever offers one
-   * step, so a persistent set holds only the task visited, not every task that could have been.
+   * The next step of process i, going on with its walk at one unvisited task: one that nothing but the
+   * walker can change (at the target, no flag, in no verb: its visit only reads that) if there is one,
+   * and among those to choose from the one whose own state (its part of the key) is least, ties to the
+   * lowest id. A visit touches only the task visited, so visits to different tasks commute with each
+   * other and with every other task's steps, and a walk visits every task: any run of the any-order
+   * walk has a twin that visits in this order, with each task's own history, and each invariant's view
+   * of it, unchanged. The choice depends on the tasks' states only, not their names, so the symmetry of
+   * identical tasks stays exact; and a walk only ever offers one step, so a persistent set holds only
+   * the task visited, not every task that could have been.
    */
   private walkPicks(i: number, out: Action[]): void {
     let best = -1;
     let h1 = 0;
     let h2 = 0;
+    const target = this.mem.load(0, addr(Var.Target, 0));
+    let inert = false;
     for (const t of this.taskList) {
       if (this.walk[t] !== UNVISITED) continue;
+      const still = this.mem.load(0, addr(Var.PatchState, t)) === target && !this.selfWrites(t);
+      if (inert && !still) continue;
+      if (still && !inert) {
+        inert = true;
+        best = -1;
+      }
       this.taskFingerprint(t, 0, 0);
       const f = this.taskFp;
       if (best < 0 || f.h1 < h1 || (f.h1 === h1 && f.h2 < h2)) {
