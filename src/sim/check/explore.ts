@@ -5,7 +5,7 @@
 
 import { IntVec } from '../../engine/snapshot.js';
 import { Rng } from '../scheduler.js';
-import { Fingerprint, fingerprint, StateTable } from './table.js';
+import { Fingerprint, fingerprint, StackSet, StateTable } from './table.js';
 import { ADMIN, GLOBAL, HOTPLUG, NONE, WORKER, type Action, type Violation, type World } from './world.js';
 
 export type Strategy = 'dfs' | 'bfs' | 'random' | 'pct';
@@ -157,10 +157,10 @@ interface DfsFrame {
   taken: number;
 }
 
-const ON_STACK = 1;
 
 function dfs(w: World, opts: CheckOptions): CheckResult {
   const table = new StateTable();
+  const onStack = new StackSet();
   const buf = new IntVec();
   const arena = new Arena();
   const fp = new Fingerprint();
@@ -197,14 +197,15 @@ function dfs(w: World, opts: CheckOptions): CheckResult {
     return { at, actions: reduced ?? all, all: reduced ? all : null, enabled, next: 0, ran: reduced !== null, h1, h2, taken: -1 };
   };
   w.key(buf, fp, opts.symmetry);
-  table.insert(fp.h1, fp.h2, ON_STACK);
+  table.add(fp.h1, fp.h2);
+  onStack.add(fp.h1, fp.h2);
   const stack: DfsFrame[] = [frame(fp.h1, fp.h2, 0)];
   // The frame whose state the world is in (a restore is needed only to come back to one).
   let current: DfsFrame | null = stack[0].ran ? null : stack[0];
   while (stack.length > 0) {
     const fr = stack[stack.length - 1];
     if (fr.next >= fr.actions.length) {
-      table.set(table.insert(fr.h1, fr.h2, 0), 0);
+      onStack.delete(fr.h1, fr.h2);
       stack.pop();
       arena.top = fr.at;
       continue;
@@ -223,11 +224,10 @@ function dfs(w: World, opts: CheckOptions): CheckResult {
     if (w.violation) return found(w.violation, stack.map((f) => f.taken), table.size, transitions, memoryBytes());
     if (incremental && w.lastLocal >= 0) w.keyAfterLocal(parts, (stack.length - 1) * plen, w.lastLocal, fp);
     else w.key(buf, fp, opts.symmetry);
-    const slot = table.insert(fp.h1, fp.h2, ON_STACK);
-    if (slot >= 0) {
+    if (!table.add(fp.h1, fp.h2)) {
       // Cycle proviso: a reduced expansion must not close a cycle, or the steps it left out could be
       // postponed forever; expand this state fully instead.
-      if (fr.all && table.get(slot) & ON_STACK) {
+      if (fr.all && onStack.has(fp.h1, fp.h2)) {
         const rest = fr.all.filter((x) => !fr.actions.includes(x));
         fr.actions = [...fr.actions, ...rest];
         fr.all = null;
@@ -236,6 +236,7 @@ function dfs(w: World, opts: CheckOptions): CheckResult {
     }
     if (table.size >= opts.maxStates)
       return { complete: false, states: table.size, transitions, violation: null, elapsedMs: 0, memoryBytes: memoryBytes() };
+    onStack.add(fp.h1, fp.h2);
     const child = frame(fp.h1, fp.h2, stack.length);
     stack.push(child);
     current = child.ran ? null : child;
@@ -258,7 +259,7 @@ function bfs(w: World, opts: CheckOptions): CheckResult {
   let peak = 0;
   const fp = new Fingerprint();
   w.key(buf, fp, opts.symmetry);
-  table.insert(fp.h1, fp.h2, 0);
+  table.add(fp.h1, fp.h2);
   w.capture(buf);
   frontier.push({ state: buf.copy(), id: 0 });
   const path = (id: number, last: number): number[] => {
@@ -277,7 +278,7 @@ function bfs(w: World, opts: CheckOptions): CheckResult {
         transitions++;
         if (w.violation) return found(w.violation, path(node.id, index), table.size, transitions, table.bytes + peak);
         w.key(buf, fp, opts.symmetry);
-        if (table.insert(fp.h1, fp.h2, 0) >= 0) continue;
+        if (!table.add(fp.h1, fp.h2)) continue;
         parent.push(node.id);
         via.push(index);
         if (table.size >= opts.maxStates)

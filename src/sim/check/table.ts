@@ -1,82 +1,127 @@
 // The visited-state table: 64-bit fingerprints (two 32-bit hashes) in an open-addressing table on
-// typed arrays, with a 32-bit word of data per entry (the sleep set). V8's Set and Map stop at 2^24
-// entries; this grows until memory does.
+// a typed array, 8 bytes a slot. V8's Set and Map stop at 2^24 entries; this grows until memory does.
 
 export class StateTable {
-  private lo: Uint32Array;
-  private hi: Uint32Array;
-  private data: Uint32Array;
+  /** Slot i holds (lo, hi) at 2i, 2i + 1: one cache line per probe. (0, 0) is an empty slot. */
+  private slots: Uint32Array;
   private mask: number;
   size = 0;
 
   constructor(capacityLog2 = 16) {
-    const cap = 1 << capacityLog2;
-    this.lo = new Uint32Array(cap);
-    this.hi = new Uint32Array(cap);
-    this.data = new Uint32Array(cap);
-    this.mask = cap - 1;
+    this.slots = new Uint32Array(2 << capacityLog2);
+    this.mask = (1 << capacityLog2) - 1;
   }
 
   /** Bytes held by the table. */
   get bytes(): number {
-    return this.lo.byteLength * 3;
+    return this.slots.byteLength;
   }
 
-  /**
-   * Find the fingerprint; insert it (with `value`) if absent. Returns the slot, negated and minus one
-   * when the entry was just inserted.
-   */
-  insert(h1: number, h2: number, value: number): number {
+  /** Insert the fingerprint; true if it was not there yet. */
+  add(h1: number, h2: number): boolean {
+    // (As stored: unsigned.)
+    h1 >>>= 0;
+    h2 >>>= 0;
     // (0, 0) marks an empty slot: move a real fingerprint off it.
     if (h1 === 0 && h2 === 0) h2 = 1;
+    const slots = this.slots;
     let i = (h1 ^ Math.imul(h2, 0x9e3779b1)) & this.mask;
     for (;;) {
-      const l = this.lo[i];
-      const h = this.hi[i];
+      const l = slots[2 * i];
+      const h = slots[2 * i + 1];
       if (l === 0 && h === 0) {
-        this.lo[i] = h1;
-        this.hi[i] = h2;
-        this.data[i] = value;
-        if (++this.size * 2 > this.mask) {
-          this.grow();
-          return -this.find(h1, h2) - 1;
-        }
-        return -i - 1;
+        slots[2 * i] = h1;
+        slots[2 * i + 1] = h2;
+        if (++this.size * 2 > this.mask) this.grow();
+        return true;
       }
-      if (l === h1 && h === h2) return i;
+      if (l === h1 && h === h2) return false;
       i = (i + 1) & this.mask;
     }
   }
 
-  get(slot: number): number {
-    return this.data[slot];
-  }
-
-  set(slot: number, value: number): void {
-    this.data[slot] = value;
-  }
-
-  private find(h1: number, h2: number): number {
-    let i = (h1 ^ Math.imul(h2, 0x9e3779b1)) & this.mask;
-    while (this.lo[i] !== h1 || this.hi[i] !== h2) i = (i + 1) & this.mask;
-    return i;
-  }
-
   private grow(): void {
-    const { lo, hi, data } = this;
-    const cap = lo.length * 2;
-    this.lo = new Uint32Array(cap);
-    this.hi = new Uint32Array(cap);
-    this.data = new Uint32Array(cap);
+    const old = this.slots;
+    const cap = (this.mask + 1) * 2;
+    const slots = (this.slots = new Uint32Array(2 * cap));
     this.mask = cap - 1;
-    for (let j = 0; j < lo.length; j++) {
-      if (lo[j] === 0 && hi[j] === 0) continue;
-      let i = (lo[j] ^ Math.imul(hi[j], 0x9e3779b1)) & this.mask;
-      while (this.lo[i] !== 0 || this.hi[i] !== 0) i = (i + 1) & this.mask;
-      this.lo[i] = lo[j];
-      this.hi[i] = hi[j];
-      this.data[i] = data[j];
+    for (let j = 0; j < old.length; j += 2) {
+      const l = old[j];
+      const h = old[j + 1];
+      if (l === 0 && h === 0) continue;
+      let i = (l ^ Math.imul(h, 0x9e3779b1)) & this.mask;
+      while (slots[2 * i] !== 0 || slots[2 * i + 1] !== 0) i = (i + 1) & this.mask;
+      slots[2 * i] = l;
+      slots[2 * i + 1] = h;
     }
+  }
+}
+
+/**
+ * The fingerprints of the states on the DFS stack (what the cycle proviso asks about): a small
+ * open-addressing set with deletion, so that the big table needs no mark per state.
+ */
+export class StackSet {
+  private slots = new Uint32Array(2 << 10);
+  private mask = (1 << 10) - 1;
+  private size = 0;
+
+  private home(h1: number, h2: number): number {
+    return (h1 ^ Math.imul(h2, 0x9e3779b1)) & this.mask;
+  }
+
+  has(h1: number, h2: number): boolean {
+    h1 >>>= 0;
+    h2 >>>= 0;
+    if (h1 === 0 && h2 === 0) h2 = 1;
+    for (let i = this.home(h1, h2); ; i = (i + 1) & this.mask) {
+      const l = this.slots[2 * i];
+      const h = this.slots[2 * i + 1];
+      if (l === h1 && h === h2) return true;
+      if (l === 0 && h === 0) return false;
+    }
+  }
+
+  add(h1: number, h2: number): void {
+    h1 >>>= 0;
+    h2 >>>= 0;
+    if (h1 === 0 && h2 === 0) h2 = 1;
+    if ((this.size + 1) * 2 > this.mask) this.rehash((this.mask + 1) * 2);
+    let i = this.home(h1, h2);
+    while (this.slots[2 * i] !== 0 || this.slots[2 * i + 1] !== 0) i = (i + 1) & this.mask;
+    this.slots[2 * i] = h1;
+    this.slots[2 * i + 1] = h2;
+    this.size++;
+  }
+
+  /** Remove the fingerprint (it must be there); later entries of its probe run move back into the gap. */
+  delete(h1: number, h2: number): void {
+    h1 >>>= 0;
+    h2 >>>= 0;
+    if (h1 === 0 && h2 === 0) h2 = 1;
+    const s = this.slots;
+    let i = this.home(h1, h2);
+    while (s[2 * i] !== h1 || s[2 * i + 1] !== h2) i = (i + 1) & this.mask;
+    let gap = i;
+    for (let j = (i + 1) & this.mask; s[2 * j] !== 0 || s[2 * j + 1] !== 0; j = (j + 1) & this.mask) {
+      const k = this.home(s[2 * j], s[2 * j + 1]);
+      // Move j into the gap unless its home lies cyclically in (gap, j].
+      if (gap <= j ? k > gap && k <= j : k > gap || k <= j) continue;
+      s[2 * gap] = s[2 * j];
+      s[2 * gap + 1] = s[2 * j + 1];
+      gap = j;
+    }
+    s[2 * gap] = 0;
+    s[2 * gap + 1] = 0;
+    this.size--;
+  }
+
+  private rehash(cap: number): void {
+    const old = this.slots;
+    this.slots = new Uint32Array(2 * cap);
+    this.mask = cap - 1;
+    this.size = 0;
+    for (let j = 0; j < old.length; j += 2) if (old[j] !== 0 || old[j + 1] !== 0) this.add(old[j], old[j + 1]);
   }
 }
 
