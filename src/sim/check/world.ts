@@ -560,9 +560,9 @@ export class World implements Host {
 
   /**
    * Of the actions, those that do not just mirror another's under the symmetry of identical tasks: a
-   * user task's steps, or a walk going on at it, are left out when an earlier task has the same own
-   * part of the key (keyParts, which must be this state's): swapping the two maps the state to
-   * itself and the one's successors to the other's, which have the same key.
+   * user task's steps are left out when an earlier task has the same own part of the key (keyParts,
+   * which must be this state's): swapping the two maps the state to itself and the one's successors
+   * to the other's, which have the same key.
    */
   representatives(actions: Action[]): Action[] {
     const parts = this.keyParts;
@@ -571,9 +571,7 @@ export class World implements Host {
       for (let j = 0; j < k; j++) if (parts[4 + 2 * j] === parts[4 + 2 * k] && parts[5 + 2 * j] === parts[5 + 2 * k]) return true;
       return false;
     };
-    return actions.filter((x) =>
-      x.proc >= base ? !mirrors(x.proc - base) : (x.proc === ADMIN || x.proc === WORKER) && x.choice >= WALK_PICK ? !mirrors(x.choice - WALK_PICK) : true,
-    );
+    return actions.filter((x) => x.proc < base || !mirrors(x.proc - base));
   }
 
   /**
@@ -596,11 +594,10 @@ export class World implements Host {
     let best = -1;
     let h1 = 0;
     let h2 = 0;
-    const target = this.mem.load(0, addr(Var.Target, 0));
     let inert = false;
     for (const t of this.taskList) {
       if (this.walk[t] !== UNVISITED) continue;
-      const still = this.mem.load(0, addr(Var.PatchState, t)) === target && !this.selfWrites(t);
+      const still = this.inert(t);
       if (inert && !still) continue;
       if (still && !inert) {
         inert = true;
@@ -619,10 +616,13 @@ export class World implements Host {
 
   /** An unvisited task that nothing but the walker can change (see walkPicks()), or -1. */
   private inertUnvisited(): number {
-    const target = this.mem.load(0, addr(Var.Target, 0));
-    for (const t of this.taskList)
-      if (this.walk[t] === UNVISITED && this.mem.load(0, addr(Var.PatchState, t)) === target && !this.selfWrites(t)) return t;
+    for (const t of this.taskList) if (this.walk[t] === UNVISITED && this.inert(t)) return t;
     return -1;
+  }
+
+  /** Whether nothing but a walker can change task t: it is at the target, with no flag, in no verb. */
+  private inert(t: number): boolean {
+    return this.mem.load(0, addr(Var.PatchState, t)) === this.mem.load(0, addr(Var.Target, 0)) && !this.selfWrites(t);
   }
 
   /** Whether `a` is the admin taking the hot-pluggable CPU down or up (which needs no klp_mutex). */
