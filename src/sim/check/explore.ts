@@ -73,8 +73,12 @@ function persistent(w: World, state: Int32Array, at: number, actions: Action[]):
     touched |= t;
     if (j > 0) w.restore(state, at);
   }
-  // (Admin and kworker steps come first among the actions, so mine[0] stays first.)
-  return actions.filter((x) => x.proc === lead || (x.proc > WORKER && touched & (1 << x.proc)) || (touched & HOTPLUG && w.isHotplug(x)));
+  // mine[0], the step the world is left just after, goes first (the admin's hotplug steps come before
+  // the kworker's among the actions).
+  const rest = actions.filter(
+    (x) => x !== mine[0] && (x.proc === lead || (x.proc > WORKER && touched & (1 << x.proc)) || (touched & HOTPLUG && w.isHotplug(x))),
+  );
+  return [mine[0], ...rest];
 }
 
 /**

@@ -82,9 +82,9 @@ export interface WorldConfig {
    */
   cpuBound?: boolean;
   /**
-   * Walks of the task list follow the list order, as in the kernel, instead of any order. The
-   * symmetry key is exact only with any order; this is for comparing unreduced spaces with a model
-   * that walks in list order (bench/spin/livepatch.pml).
+   * Walks of the task list follow the list order, as in the kernel, instead of the canonical order
+   * of walkPicks(). The symmetry key is exact only with the canonical order; this is for comparing
+   * unreduced spaces with a model that walks in list order (bench/spin/livepatch.pml).
    */
   listOrder?: boolean;
   variant: Variant;
@@ -222,9 +222,10 @@ export class World implements Host {
   readonly taskList: number[] = [];
   /**
    * Per user task: UNVISITED, AT or PASSED in the walk of the task list under way (at most one: the
-   * walks run under klp_mutex). Walks visit the tasks in any order the checker picks, a superset of
-   * the kernel's fixed list order, so the visited set, not list positions, is all a walk remembers,
-   * and it belongs to each task, which makes the symmetry reduction exact inside walks too.
+   * walks run under klp_mutex). Walks visit the tasks in an order that depends on their states (see
+   * walkPicks(): no violation of the kernel's list order is lost), so the visited set, not list
+   * positions, is all a walk remembers, and it belongs to each task, which makes the symmetry
+   * reduction exact inside walks too.
    */
   readonly walk: number[] = [];
   /** Tasks switched by force: their consistency is not guaranteed (force is unsafe by design). */
@@ -579,11 +580,12 @@ export class World implements Host {
    * walker can change (at the target, no flag, in no verb: its visit only reads that) if there is one,
    * and among those to choose from the one whose own state (its part of the key) is least, ties to the
    * lowest id. A visit touches only the task visited, so visits to different tasks commute with each
-   * other and with every other task's steps, and a walk visits every task: any run of the any-order
-   * walk has a twin that visits in this order, with each task's own history, and each invariant's view
-   * of it, unchanged. The choice depends on the tasks' states only, not their names, so the symmetry of
-   * identical tasks stays exact; and a walk only ever offers one step, so a persistent set holds only
-   * the task visited, not every task that could have been.
+   * other and with every other task's steps, and a walk visits every task: any run whose walks visit
+   * in another order (the kernel's list order included) has a twin that visits in this order, with
+   * each task's own history, and each invariant's view of it, unchanged. The choice depends on the
+   * tasks' states only, not their names, so the symmetry of identical tasks stays exact; and a walk
+   * only ever offers one step, so a persistent set holds only the task visited, not every task that
+   * could have been.
    */
   private walkPicks(i: number, out: Action[]): void {
     out.push(this.act(i, WALK_PICK + this.walkNext()));
@@ -1096,7 +1098,7 @@ export class World implements Host {
    * fingerprint is that of everything but the tasks plus, added up, that of each task's own fields
    * (its place in the current walk, and whether the admin's or the kworker's verb is aimed at it,
    * included): a sum does not depend on the order, so no task needs sorting. The permutation is an
-   * exact symmetry: the walks' any order (see `walk`) makes no task's list position matter.
+   * exact symmetry: the walks' order by state (see `walk`) makes no task's list position matter.
    */
   key(buf: IntVec, fp: Fingerprint, symmetry: boolean): void {
     if (!symmetry || this.config.memory !== 'sc') {
