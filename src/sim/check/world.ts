@@ -576,10 +576,10 @@ export class World implements Host {
   }
 
   /**
-   * The next step of process i, going on with its walk at one unvisited task: one that nothing but the
-   * walker can change (at the target, no flag, in no verb: its visit only reads that) if there is one,
-   * and among those to choose from the one whose own state (its part of the key) is least, ties to the
-   * lowest id. A visit touches only the task visited, so visits to different tasks commute with each
+   * The next step of process i, going on with its walk at one unvisited task: one whose visit is quiet
+   * (quietVisit(): it only looks at what nothing but the walker changes) if there is one, and among
+   * those to choose from the one whose own state (its part of the key) is least, ties to the lowest
+   * id. A visit touches only the task visited, so visits to different tasks commute with each
    * other and with every other task's steps, and a walk visits every task: any run whose walks visit
    * in another order (the kernel's list order included) has a twin that visits in this order, with
    * each task's own history, and each invariant's view of it, unchanged. The choice depends on the
@@ -588,18 +588,19 @@ export class World implements Host {
    * could have been.
    */
   private walkPicks(i: number, out: Action[]): void {
-    out.push(this.act(i, WALK_PICK + this.walkNext()));
+    const p = this.procs[i]!;
+    out.push(this.act(i, WALK_PICK + this.walkNext(p.frames[p.frames.length - 1].fn)));
   }
 
-  /** The unvisited task a walk goes on at (see walkPicks()). */
-  private walkNext(): number {
+  /** The unvisited task the walk of verb `fn` goes on at (see walkPicks()). */
+  private walkNext(fn: Fn): number {
     let best = -1;
     let h1 = 0;
     let h2 = 0;
     let inert = false;
     for (const t of this.taskList) {
       if (this.walk[t] !== UNVISITED) continue;
-      const still = this.inert(t);
+      const still = this.quietVisit(fn, t);
       if (inert && !still) continue;
       if (still && !inert) {
         inert = true;
@@ -616,15 +617,24 @@ export class World implements Host {
     return best;
   }
 
-  /** An unvisited task that nothing but the walker can change (see walkPicks()), or -1. */
-  private inertUnvisited(): number {
-    for (const t of this.taskList) if (this.walk[t] === UNVISITED && this.inert(t)) return t;
+  /** An unvisited task the walk of verb `fn` would only look at (see quietVisit()), or -1. */
+  private quietUnvisited(fn: Fn): number {
+    for (const t of this.taskList) if (this.walk[t] === UNVISITED && this.quietVisit(fn, t)) return t;
     return -1;
   }
 
-  /** Whether nothing but a walker can change task t: it is at the target, with no flag, in no verb. */
-  private inert(t: number): boolean {
-    return this.mem.load(0, addr(Var.PatchState, t)) === this.mem.load(0, addr(Var.Target, 0)) && !this.selfWrites(t);
+  /**
+   * Whether the visit of the walk of verb `fn` to task t only reads what nothing but the walker can
+   * change (or writes what is there already): try-complete and start skip a task at the target, the
+   * reverse clears a flag; the task must have no flag and be in no verb (selfWrites()).
+   */
+  private quietVisit(fn: Fn, t: number): boolean {
+    if (this.selfWrites(t)) return false;
+    if (fn === Fn.ReverseTransition) return true;
+    return (
+      (fn === Fn.TryCompleteTransition || fn === Fn.StartTransition) &&
+      this.mem.load(0, addr(Var.PatchState, t)) === this.mem.load(0, addr(Var.Target, 0))
+    );
   }
 
   /** Whether `a` is the admin taking the hot-pluggable CPU down or up (which needs no klp_mutex). */
@@ -743,21 +753,21 @@ export class World implements Host {
     if (p.done) {
       this.procs[i] = null;
       this.finished(i, p);
-    } else if (i === ADMIN || i === WORKER) this.skipInertVisits(i, p);
+    } else if (i === ADMIN || i === WORKER) this.skipQuietVisits(i, p);
     return true;
   }
 
   /**
-   * Merge into the step just taken the visits that try-complete and start would make next to tasks
-   * that nothing but the walker can change: each only reads that the task is at the target and moves
-   * the walk on, which no other process and no invariant sees, so the states between them are not
-   * worth telling apart (the engine merges its local steps into the next visible one the same way).
+   * Merge into the step just taken the quiet visits (quietVisit()) the walker would make next: each
+   * only looks at what nothing but the walker changes and moves the walk on, which no other process
+   * and no invariant sees, so the states between them are not worth telling apart (the engine merges
+   * its local steps into the next visible one the same way).
    */
-  private skipInertVisits(i: number, p: Proc): void {
+  private skipQuietVisits(i: number, p: Proc): void {
     for (;;) {
       const fn = p.frames[p.frames.length - 1].fn;
-      if ((fn !== Fn.TryCompleteTransition && fn !== Fn.StartTransition) || !this.walkGoesOn(i)) return;
-      const t = this.inertUnvisited();
+      if (!this.walkGoesOn(i)) return;
+      const t = this.quietUnvisited(fn);
       if (t < 0) return;
       this.walkPick = t;
       if (step(this.klp, p) === St.Block || this.walkPick !== NO_PICK || p.done)
@@ -1292,11 +1302,15 @@ export class World implements Host {
     return t - this.maxTasks === this.hotCpu && this.hotplugPossible();
   }
 
-  private access(a: number, write: boolean): void {
+  /**
+   * A Memory access of the current step, for its footprint; `v` the value a write stores. A write of
+   * the value a task's cell already holds changes nothing and counts as a read of it.
+   */
+  private access(a: number, write: boolean, v = 0): void {
     const kind = a % 8;
     if (kind === Var.PatchState || kind === Var.Pending) {
       const task = Math.floor(a / 8);
-      if (write || task >= this.maxTasks + this.config.cpus) this.touch(task);
+      if ((write && this.mem.load(0, a) !== v) || task >= this.maxTasks + this.config.cpus) this.touch(task);
       else this.readMask |= 1 << this.procOfTask(task);
     } else if (write) this.footprint = GLOBAL;
   }
@@ -1325,12 +1339,12 @@ export class World implements Host {
         return v;
       },
       store: (cpu, a, v) => {
-        this.access(a, true);
+        this.access(a, true, v);
         inner.store(cpu, a, v);
         if (this.trace) note(`W ${name(a)} := ${v}`);
       },
       testAndClear: (cpu, a) => {
-        this.access(a, true);
+        this.access(a, true, 0);
         const v = inner.testAndClear(cpu, a);
         if (this.trace) note(`RMW test_and_clear ${name(a)} = ${v}`);
         return v;
