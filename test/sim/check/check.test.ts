@@ -188,7 +188,7 @@ test('a corrupted token is refused with LP_ERR_USAGE', () => {
   assert.throws(() => worldFor({ ...t, scenario: 'nope' }), (e: { code?: string }) => e.code === 'LP_ERR_NO_SUCH_SCENARIO');
 });
 
-test('partial-order and symmetry reduction agree with the unreduced search; symmetry is exact', { timeout: 600_000 }, () => {
+test('partial-order and symmetry reduction, and the walk order by state, agree with the unreduced search in list order; symmetry is exact', { timeout: 600_000 }, () => {
   // Bounded tasks, so the search has terminal states to compare.
   const configs: [string, Partial<WorldConfig>][] = [
     ['bench', { tasks: 2, rounds: 1 }],
@@ -203,21 +203,25 @@ test('partial-order and symmetry reduction agree with the unreduced search; symm
     ['seed-hotplug', { tasks: 2, rounds: 1 }],
   ];
   for (const [scenario, over] of configs) {
-    const run = (por: boolean, symmetry: boolean) => {
+    const run = (por: boolean, symmetry: boolean, listOrder = false) => {
       const terminals = new Set<string>();
       const classes = new Set<string>();
-      const r = check(world(scenario, over), { ...OPTS, por, symmetry, terminals, classes });
+      const r = check(world(scenario, { ...over, listOrder }), { ...OPTS, por, symmetry, terminals, classes });
       return { r, terminals, classes };
     };
     const full = run(false, false);
     const por = run(true, false);
     const sym = run(false, true);
+    // The kernel's list order, against the World's walk order by state (world.ts, walkPicks()).
+    const list = run(false, false, true);
     const label = `${scenario} ${JSON.stringify(over)}`;
     assert.equal(!!por.r.violation, !!full.r.violation, `${label}: verdict with POR`);
     assert.equal(!!sym.r.violation, !!full.r.violation, `${label}: verdict with symmetry`);
+    assert.equal(list.r.violation?.invariant, full.r.violation?.invariant, `${label}: verdict in list order`);
     if (!full.r.violation) {
-      assert.ok(full.r.complete && por.r.complete && sym.r.complete, label);
+      assert.ok(full.r.complete && por.r.complete && sym.r.complete && list.r.complete, label);
       assert.ok(full.terminals.size > 0, `${label}: has terminal states`);
+      assert.deepEqual([...list.terminals].sort(), [...full.terminals].sort(), `${label}: terminal states in list order`);
       assert.deepEqual([...por.terminals].sort(), [...full.terminals].sort(), `${label}: terminal states with POR`);
       // Exact symmetry: one state of every class the unreduced search reaches, and no other class.
       assert.equal(sym.r.states, full.classes.size, `${label}: classes with symmetry`);
