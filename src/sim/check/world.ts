@@ -1288,12 +1288,12 @@ export class World implements Host {
    * Whether CPU hotplug can act now or later without the current lead stepping first: it needs a step
    * left and the cpus lock free (only the lead releases it).
    */
-  hotplugPossible(): boolean {
+  private hotplugPossible(): boolean {
     return this.hotplugAhead() && this.readers.cpus === 0;
   }
 
   /** The process that runs task `t` (a user task or an idle task, as a footprint names them). */
-  procOfTask(t: number): number {
+  private procOfTask(t: number): number {
     return t < this.maxTasks ? 2 + this.config.cpus + t : 2 + t - this.maxTasks;
   }
 
