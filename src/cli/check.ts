@@ -67,6 +67,7 @@ export function simCheck(argv: string[], io: Io): number {
     json: { type: 'boolean' },
     'no-symmetry': { type: 'boolean' },
     'no-por': { type: 'boolean' },
+    workers: { type: 'string' },
   });
   if (positionals.length !== 1) usage(`'sim check' takes one scenario name, got ${positionals.length}`);
   const scenario = positionals[0];
@@ -83,6 +84,7 @@ export function simCheck(argv: string[], io: Io): number {
     ...(v.rounds === undefined ? {} : { rounds: count('rounds', v.rounds as string, shape.rounds, 0, 100) }),
   };
   const strategy = oneOf('strategy', v.strategy as string | undefined, STRATEGIES, 'dfs');
+  const workers = count('workers', v.workers as string | undefined, 1, 1, 64);
   const r = check(worldFor(token), {
     strategy,
     maxStates: count('max-states', v['max-states'] as string | undefined, 5_000_000, 1, 2_000_000_000),
@@ -91,6 +93,7 @@ export function simCheck(argv: string[], io: Io): number {
     por: !v['no-por'],
     depth: 400,
     pctDepth: 3,
+    workers,
   });
   const violations = r.violation
     ? [
@@ -112,16 +115,18 @@ export function simCheck(argv: string[], io: Io): number {
         tasks: token.tasks,
         cpus: token.cpus,
         strategy,
+        workers,
         complete: r.complete,
         states: r.states,
         transitions: r.transitions,
         violations,
         elapsed_ms: r.elapsedMs,
+        ...(r.workerTransitions ? { worker_transitions: r.workerTransitions } : {}),
       }),
     );
   } else {
     io.out(
-      `livepatch sim check ${scenario}: variant ${token.variant}, memory ${token.memory}${drop.length ? `, without ${drop.join(', ')}` : ''}, ${token.tasks} task(s), ${token.cpus} CPU(s), ${strategy}`,
+      `livepatch sim check ${scenario}: variant ${token.variant}, memory ${token.memory}${drop.length ? `, without ${drop.join(', ')}` : ''}, ${token.tasks} task(s), ${token.cpus} CPU(s), ${strategy}${workers > 1 ? ` on ${workers} threads` : ''}`,
     );
     for (const x of violations) {
       io.out(`VIOLATION ${x.invariant}: ${x.detail}`);

@@ -34,6 +34,7 @@ options for check:
   --drop X        leave out a barrier or synchronize (repeatable): ${DROPPABLE.join(', ')}
   --seed N        for random and pct        --max-states N   bound (states, or steps for random/pct)
   --json          one JSON object           --no-symmetry --no-por   turn reductions off
+  --workers N     dfs on N threads sharing one state table (default 1; counts then vary run to run)
 checkable scenarios: ${Object.keys(MODELS).join(', ')}
 exit status: 0 no violation (or the run passed), 1 a violation (or a failed run), 2 usage or input error`;
 

@@ -24,6 +24,9 @@ export const enum Var {
 }
 export const KINDS = 8;
 
+/** The kinds a symmetric capture leaves out per task (captureInto()'s hideTasks). */
+const HIDDEN_KINDS = [Var.PatchState, Var.Pending] as const;
+
 export function addr(kind: Var, index: number): number {
   return index * KINDS + kind;
 }
@@ -94,19 +97,31 @@ export class ScMemory implements Memory {
    */
   captureInto(out: IntVec, hideTasks = 0): void {
     const n = this.used;
-    out.push(n);
+    const words = (n + 3) >> 2;
+    out.reserve(1 + words);
+    const buf = out.buf;
+    let o = out.n;
+    buf[o++] = n;
+    // Cells from `used` on are 0, and the array's length is a multiple of 4: whole words can be read.
+    const cells = this.cells;
     for (let a = 0; a < n; a += 4) {
-      let word = 0;
-      for (let j = 0; j < 4 && a + j < n; j++) {
-        const c = a + j;
-        const v = this.cells[c];
-        if (v < -128 || v > 127) throw new Error(`memory: cell ${c} holds ${v}, beyond what a packed capture keeps`);
-        const kind = c % KINDS;
-        const hidden = c < hideTasks * KINDS && (kind === Var.PatchState || kind === Var.Pending);
-        word |= (hidden ? 0 : v & 255) << (8 * j);
+      const c0 = cells[a];
+      const c1 = cells[a + 1];
+      const c2 = cells[a + 2];
+      const c3 = cells[a + 3];
+      if (((c0 + 128) | (c1 + 128) | (c2 + 128) | (c3 + 128)) & ~255) {
+        const c = [c0, c1, c2, c3].findIndex((v) => v < -128 || v > 127);
+        throw new Error(`memory: cell ${a + c} holds ${cells[a + c]}, beyond what a packed capture keeps`);
       }
-      out.push(word);
+      buf[o++] = (c0 & 255) | ((c1 & 255) << 8) | ((c2 & 255) << 16) | (c3 << 24);
     }
+    for (let t = 0; t < hideTasks; t++) {
+      for (const kind of HIDDEN_KINDS) {
+        const c = t * KINDS + kind;
+        if (c < n) buf[out.n + 1 + (c >> 2)] &= ~(255 << (8 * (c & 3)));
+      }
+    }
+    out.n = o;
   }
 
   /** Restore what captureInto() wrote at `at`; returns the offset after it. */
@@ -114,9 +129,14 @@ export class ScMemory implements Memory {
     const n = data[at++];
     if (n > this.cells.length) this.grow(n);
     if (this.used > n) this.cells.fill(0, n, this.used);
+    const cells = this.cells;
+    // Whole words: the bytes past n were captured as 0 (see captureInto()).
     for (let a = 0; a < n; a += 4) {
       const word = data[at++];
-      for (let j = 0; j < 4 && a + j < n; j++) this.cells[a + j] = (word << (24 - 8 * j)) >> 24;
+      cells[a] = (word << 24) >> 24;
+      cells[a + 1] = (word << 16) >> 24;
+      cells[a + 2] = (word << 8) >> 24;
+      cells[a + 3] = word >> 24;
     }
     this.used = n;
     return at;

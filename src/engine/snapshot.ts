@@ -20,12 +20,16 @@ export class IntVec {
   }
 
   push(v: number): void {
-    if (this.n === this.buf.length) {
-      const next = new Int32Array(this.buf.length * 2);
-      next.set(this.buf);
-      this.buf = next;
-    }
+    if (this.n === this.buf.length) this.reserve(1);
     this.buf[this.n++] = v;
+  }
+
+  /** Room for k more values: buf[n .. n + k) may then be written directly. */
+  reserve(k: number): void {
+    if (this.n + k <= this.buf.length) return;
+    const next = new Int32Array(Math.max(this.buf.length * 2, this.n + k));
+    next.set(this.buf);
+    this.buf = next;
   }
 
   /** The contents, without copying (valid until the next write). */

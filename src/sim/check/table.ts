@@ -125,6 +125,59 @@ export class StackSet {
   }
 }
 
+/**
+ * What a depth-first search asks of the states it has seen: claim a state, and for the cycle proviso,
+ * whether a state seen is still open (being explored: on the stack of a search, its own or, searching
+ * in parallel, another worker's).
+ */
+export interface Visited {
+  /** Claim the state; true if it was new (it is then open until close()). */
+  add(h1: number, h2: number): boolean;
+  /** Whether the state (present) is still open. */
+  open(h1: number, h2: number): boolean;
+  close(h1: number, h2: number): void;
+  /** Between two steps: false once the search must stop (another worker's verdict). */
+  poll(): boolean;
+  /** This search stops (a violation, or the state bound): so do the others sharing the states. */
+  stop(): void;
+  readonly size: number;
+  readonly bytes: number;
+}
+
+/** One search's states: all it has seen, and those on its stack. */
+export class LocalVisited implements Visited {
+  private readonly table = new StateTable();
+  private readonly onStack = new StackSet();
+
+  add(h1: number, h2: number): boolean {
+    if (!this.table.add(h1, h2)) return false;
+    this.onStack.add(h1, h2);
+    return true;
+  }
+
+  open(h1: number, h2: number): boolean {
+    return this.onStack.has(h1, h2);
+  }
+
+  close(h1: number, h2: number): void {
+    this.onStack.delete(h1, h2);
+  }
+
+  poll(): boolean {
+    return true;
+  }
+
+  stop(): void {}
+
+  get size(): number {
+    return this.table.size;
+  }
+
+  get bytes(): number {
+    return this.table.bytes;
+  }
+}
+
 /** A 64-bit fingerprint as two 32-bit halves; fingerprint() overwrites it, so hashing allocates nothing. */
 export class Fingerprint {
   h1 = 0;

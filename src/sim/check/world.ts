@@ -253,7 +253,9 @@ export class World implements Host {
   /**
    * The parts of the last symmetric key: the fingerprint of everything but the tasks (2 words), the
    * tasks the admin's and the kworker's verbs are aimed at (2), then each task's own fingerprint (2
-   * each). A search keeps them per state, so that after a step of one task only its part is redone.
+   * each), then for each task what other processes' steps can change of its own fields (1 each, see
+   * reach()). A search keeps them per state, so that after a step of one task only its part is
+   * redone, and after another process's step only the parts of the tasks whose reach() changed.
    */
   readonly keyParts: Uint32Array;
   /**
@@ -262,6 +264,8 @@ export class World implements Host {
    * task only that task's conjuncts checked (they held before the step).
    */
   lastLocal = -1;
+  /** Whether the last step was a user task's (a fork included). */
+  lastByTask = false;
   /** Per process slot: the last proc object it held, for restore() to overwrite. */
   private readonly spare: (Proc | null)[] = [];
   private readonly acts: Action[][] = [];
@@ -306,7 +310,7 @@ export class World implements Host {
       this.spare.push(null);
     }
     this.before = new Int32Array(this.maxTasks);
-    this.keyParts = new Uint32Array(4 + 2 * this.maxTasks);
+    this.keyParts = new Uint32Array(4 + 3 * this.maxTasks);
     this.reversesLeft = config.reverses;
     this.forceLeft = config.force ? 1 : 0;
     this.downLeft = config.hotplug === 'down' || config.hotplug === 'both' ? 1 : 0;
@@ -682,6 +686,7 @@ export class World implements Host {
     const guards = lead ? this.guards() : 0;
     const engine = lead ? this.engineSeen() : 0;
     this.lastLocal = a.proc >= 2 + this.config.cpus && a.choice !== CH_FORK ? this.taskOfProc(a.proc) : -1;
+    this.lastByTask = a.proc >= 2 + this.config.cpus;
     const ok = this.runAction(a);
     if (!ok) {
       this.trace?.pop();
@@ -1111,6 +1116,19 @@ export class World implements Host {
    * exact symmetry: the walks' order by state (see `walk`) makes no task's list position matter.
    */
   key(buf: IntVec, fp: Fingerprint, symmetry: boolean): void {
+    this.keyFrom(buf, fp, symmetry, null, 0);
+  }
+
+  /**
+   * The key after a step of a process other than a user task (the admin, the kworker, an idle task,
+   * hotplug): that of the state before it, whose parts are `before[at ..]`, with the part of everything
+   * but the tasks made anew, and each task's part only where the step changed its reach().
+   */
+  keyAfterOther(buf: IntVec, before: Uint32Array, at: number, fp: Fingerprint): void {
+    this.keyFrom(buf, fp, true, before, at);
+  }
+
+  private keyFrom(buf: IntVec, fp: Fingerprint, symmetry: boolean, before: Uint32Array | null, at: number): void {
     if (!symmetry || this.config.memory !== 'sc') {
       this.capture(buf);
       fingerprint(buf.buf, 0, buf.n, fp);
@@ -1130,7 +1148,14 @@ export class World implements Host {
     parts[1] = fp.h2;
     parts[2] = byAdmin;
     parts[3] = byWorker;
-    for (let t = 0; t < this.maxTasks; t++) this.taskKey(t, byAdmin, byWorker);
+    const reached = 4 + 2 * this.maxTasks;
+    for (let t = 0; t < this.maxTasks; t++) {
+      if (before !== null && before[at + reached + t] === this.reach(t, byAdmin, byWorker)) {
+        parts[4 + 2 * t] = before[at + 4 + 2 * t];
+        parts[5 + 2 * t] = before[at + 5 + 2 * t];
+        parts[reached + t] = before[at + reached + t];
+      } else this.taskKey(t, byAdmin, byWorker);
+    }
     this.sumKey(fp);
   }
 
@@ -1151,7 +1176,7 @@ export class World implements Host {
     const parts = this.keyParts;
     let h1 = parts[0];
     let h2 = parts[1];
-    for (let j = 4; j < parts.length; j += 2) {
+    for (let j = 4; j < 4 + 2 * this.maxTasks; j += 2) {
       h1 = (h1 + parts[j]) >>> 0;
       h2 = (h2 + parts[j + 1]) >>> 0;
     }
@@ -1164,6 +1189,27 @@ export class World implements Host {
     this.taskFingerprint(t, byAdmin, byWorker);
     this.keyParts[4 + 2 * t] = this.taskFp.h1;
     this.keyParts[5 + 2 * t] = this.taskFp.h2;
+    this.keyParts[4 + 2 * this.maxTasks + t] = this.reach(t, byAdmin, byWorker);
+  }
+
+  /**
+   * Of task t's own fields (taskFingerprint()), those a step of any process but a user task can change,
+   * in one word: patch_state and the flag (the transition's verbs write them), its place in the walk,
+   * whether a verb is aimed at it or force switched it. The rest (its code position and verb, its CPU,
+   * the fork) change only by user tasks' steps, after which the key is made anew or by keyAfterLocal().
+   */
+  private reach(t: number, byAdmin: number, byWorker: number): number {
+    const ps = this.mem.load(0, addr(Var.PatchState, t));
+    const pending = this.mem.load(0, addr(Var.Pending, t));
+    return (
+      ((ps & 255) |
+        ((pending & 255) << 8) |
+        (this.walk[t] << 16) |
+        (((this.forcedTasks >> t) & 1) << 20) |
+        (((byAdmin >> t) & 1) << 21) |
+        (((byWorker >> t) & 1) << 22)) >>>
+      0
+    );
   }
 
   /** The fingerprint of task t's own fields, into taskFp. */

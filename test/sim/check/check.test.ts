@@ -72,21 +72,30 @@ test('final with a reverse, a fork and a hot-plugged CPU (3 tasks, 2 CPUs): comp
   assert.equal(r.states, 2069536);
 });
 
-test("the key after one task's step, made from that task's part alone, equals the key made anew", () => {
-  // A long seeded random run through worlds where tasks fork, sleep in f and switch at the barrier.
+test("the key after a step, made from the parts of the tasks the step changed, equals the key made anew", () => {
+  // A long seeded random run through worlds where tasks fork, sleep in f and switch at the barrier, a
+  // CPU goes down and up, and the admin reverses: after a task's step only its part is redone, after
+  // another process's step only the parts of the tasks whose reach it changed.
   for (const [scenario, over] of [
     ['full', { tasks: 3 }],
     ['seed-sched', { tasks: 2 }],
     ['seed-fork', { tasks: 2 }],
+    ['seed-kthread-force', { tasks: 2 }],
   ] as [string, Partial<WorldConfig>][]) {
     const w = world(scenario, over);
     const before = new Uint32Array(w.keyParts.length);
     const buf = new IntVec();
     const whole = new Fingerprint();
-    const local = new Fingerprint();
+    const made = new Fingerprint();
     let seed = 12345;
     let locals = 0;
+    let others = 0;
+    let changed = 0;
+    w.capture(buf);
+    const initial = buf.copy();
     for (let n = 0; n < 20_000; n++) {
+      // Short runs from the start, so that transitions (the admin's and the kworker's steps) recur.
+      if (n % 60 === 0) w.restore(initial);
       w.key(buf, whole, true);
       before.set(w.keyParts);
       const actions = w.actions();
@@ -94,13 +103,20 @@ test("the key after one task's step, made from that task's part alone, equals th
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
       if (!w.run(actions[seed % actions.length])) continue;
       assert.equal(w.violation, null);
-      if (w.lastLocal < 0) continue;
-      locals++;
-      w.keyAfterLocal(before, 0, w.lastLocal, local);
+      if (w.lastLocal >= 0) {
+        locals++;
+        w.keyAfterLocal(before, 0, w.lastLocal, made);
+      } else if (!w.lastByTask) {
+        others++;
+        w.keyAfterOther(buf, before, 0, made);
+      } else continue;
       w.key(buf, whole, true);
-      assert.deepEqual([local.h1, local.h2], [whole.h1, whole.h2], `${scenario} step ${n}`);
+      assert.deepEqual([made.h1, made.h2], [whole.h1, whole.h2], `${scenario} step ${n}`);
+      // A step that changed some task's part (one a key copying every task's part would get wrong).
+      if (w.keyParts.some((v, j) => j >= 4 && j < 4 + 2 * w.maxTasks && v !== before[j])) changed++;
     }
-    assert.ok(locals > 1000, `${scenario}: ${locals} local steps`);
+    assert.ok(locals > 1000 && others > 1000, `${scenario}: ${locals} local steps, ${others} others`);
+    assert.ok(changed > 1000, `${scenario}: ${changed} steps changed a task's part`);
   }
 });
 
