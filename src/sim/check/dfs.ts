@@ -167,6 +167,11 @@ export function dfs(w: World, opts: CheckOptions, visited: Visited): CheckResult
     const reduced = por ? persistent(w, arena.data, at, all) : null;
     return { at, actions: reduced ?? all, all: reduced ? all : null, enabled, next: 0, ran: reduced !== null, h1, h2, taken: -1 };
   };
+  const expandAll = (fr: DfsFrame): void => {
+    const rest = fr.all!.filter((x) => !fr.actions.includes(x));
+    fr.actions = [...fr.actions, ...rest];
+    fr.all = null;
+  };
   w.key(buf, fp, opts.symmetry);
   // Searching in parallel every worker starts here, whoever claimed it first.
   visited.add(fp.h1, fp.h2);
@@ -177,7 +182,11 @@ export function dfs(w: World, opts: CheckOptions, visited: Visited): CheckResult
     if (!visited.poll()) return stopped();
     const fr = stack[stack.length - 1];
     if (fr.next >= fr.actions.length) {
-      visited.close(fr.h1, fr.h2);
+      if (!visited.close(fr.h1, fr.h2)) {
+        // A cycle closed back to this state: expand it fully (the cycle proviso, below).
+        if (fr.all) expandAll(fr);
+        continue;
+      }
       stack.pop();
       arena.top = fr.at;
       continue;
@@ -201,16 +210,16 @@ export function dfs(w: World, opts: CheckOptions, visited: Visited): CheckResult
     else if (incremental && !w.lastByTask) w.keyAfterOther(buf, parts, (stack.length - 1) * plen, fp);
     else w.key(buf, fp, opts.symmetry);
     if (!visited.add(fp.h1, fp.h2)) {
-      // Cycle proviso: a reduced expansion must not close a cycle, or the steps it left out could be
-      // postponed forever; expand this state fully instead. Searching in parallel, a state another
-      // worker has not finished counts as open too: of the states on a cycle, the first one finished
-      // saw its successor on the cycle open (unclaimed, it would have been pushed and finished first;
-      // finished, it would have been finished first), so it was fully expanded.
-      if (fr.all && visited.open(fp.h1, fp.h2)) {
-        const rest = fr.all.filter((x) => !fr.actions.includes(x));
-        fr.actions = [...fr.actions, ...rest];
-        fr.all = null;
-      }
+      // Cycle proviso: every cycle of reduced expansions needs a state on it expanded fully, or the
+      // steps they all leave out could be postponed forever. A step back to an open state closes
+      // a cycle through it: that state is expanded fully before it is finished (the destination,
+      // not this state: many cycles close back to the same state, one full expansion serves them
+      // all). Every cycle of the explored graph has such a step back (a depth-first search finds
+      // one on every cycle). Searching in parallel, a state another worker has not finished counts
+      // as open, and that worker expands it: of the states on a cycle, the first one finished saw
+      // its successor on the cycle open (unclaimed, it would have been pushed and finished first;
+      // finished, it would have been finished first).
+      if (fr.all) visited.expandFully(fp.h1, fp.h2);
       continue;
     }
     if (visited.size >= opts.maxStates) {

@@ -1,6 +1,7 @@
 // The visited-state table shared by the workers of a parallel search: the same open addressing on
 // 64-bit fingerprints as StateTable, in a growable SharedArrayBuffer, claimed with compare-and-swap,
-// with a mark per state saying whether its claimer has finished exploring it (the cycle proviso asks).
+// with marks per state for the cycle proviso: whether its claimer has finished exploring it, and
+// whether another worker asked for it to be expanded fully first.
 // It grows by stopping the world: every worker parks between two steps while one rehashes.
 
 import type { Visited } from './table.js';
@@ -24,12 +25,15 @@ const LINE = 16;
 const LOAD_CHECK = 256;
 
 // A slot is (lo, hi) at 2i, 2i + 1 of an Int32Array. lo is h1 with 0 moved to 1, so a non-zero lo
-// claims the slot (the compare-and-swap); hi is 30 bits of h2 with bit 30 set, so that 0 means "lo
-// is claimed, hi not yet written" (a reader waits out that window), and bit 31, CLOSED, says the
-// claimer has finished exploring the state. 62 bits of fingerprint are kept.
-const HI_SET = 1 << 30;
+// claims the slot (the compare-and-swap); hi is 29 bits of h2 with bit 29 set, so that 0 means "lo
+// is claimed, hi not yet written" (a reader waits out that window); bit 31, CLOSED, says the claimer
+// has finished exploring the state, and bit 30, FULL, that another worker asked it to expand the
+// state fully first (the cycle proviso). 61 bits of fingerprint are kept.
+const HI_SET = 1 << 29;
 const HI_BITS = HI_SET - 1;
+const FULL = 1 << 30;
 const CLOSED = 1 << 31;
+const MARKS = FULL | CLOSED;
 /** The table never grows past this (2^28 slots: 2^27 states at its load bound). */
 const MAX_BYTES = 2 ** 31;
 
@@ -107,18 +111,30 @@ export class SharedStateTable implements Visited {
           return true;
         }
       }
-      if (l === lo && (this.hiAt(i) & ~CLOSED) === hi) return false;
+      if (l === lo && (this.hiAt(i) & ~MARKS) === hi) return false;
     }
   }
 
-  /** Whether the state (present) is still being explored by the worker that claimed it. */
-  open(h1: number, h2: number): boolean {
-    return (this.hiAt(this.find(h1, h2)) & CLOSED) === 0;
+  expandFully(h1: number, h2: number): boolean {
+    const at = 2 * this.find(h1, h2) + 1;
+    for (let hi = this.hiAt(at >> 1); ; ) {
+      if (hi & CLOSED) return false;
+      if (hi & FULL) return true;
+      // Partner: the compare-and-swap in close() (the claimer sees the mark, or this sees CLOSED).
+      const seen = Atomics.compareExchange(this.slots, at, hi, hi | FULL);
+      if (seen === hi) return true;
+      hi = seen;
+    }
   }
 
-  /** The state (present) has been explored. */
-  close(h1: number, h2: number): void {
-    Atomics.or(this.slots, 2 * this.find(h1, h2) + 1, CLOSED);
+  close(h1: number, h2: number): boolean {
+    const at = 2 * this.find(h1, h2) + 1;
+    for (let hi = this.hiAt(at >> 1); ; ) {
+      const next = hi & FULL ? hi & ~FULL : hi | CLOSED;
+      const seen = Atomics.compareExchange(this.slots, at, hi, next);
+      if (seen === hi) return (hi & FULL) === 0;
+      hi = seen;
+    }
   }
 
   /** Stop every worker's search at its next poll(). */
@@ -187,7 +203,7 @@ export class SharedStateTable implements Visited {
     this.mask = (1 << log2) - 1;
     for (let j = 0; j < old.length; j += 2) {
       if (old[j] === 0) continue;
-      let i = this.home(old[j], old[j + 1] & ~CLOSED);
+      let i = this.home(old[j], old[j + 1] & ~MARKS);
       while (s[2 * i] !== 0) i = (i + 1) & this.mask;
       s[2 * i] = old[j];
       s[2 * i + 1] = old[j + 1];
@@ -207,7 +223,7 @@ export class SharedStateTable implements Visited {
     const lo = h1 | 0 || 1;
     const hi = (h2 & HI_BITS) | HI_SET;
     for (let i = this.home(lo, hi); ; i = (i + 1) & this.mask) {
-      if (this.slots[2 * i] === lo && (this.hiAt(i) & ~CLOSED) === hi) return i;
+      if (this.slots[2 * i] === lo && (this.hiAt(i) & ~MARKS) === hi) return i;
       if (this.slots[2 * i] === 0) throw new Error('shared state table: a state looked up was never added');
     }
   }

@@ -127,15 +127,22 @@ export class StackSet {
 
 /**
  * What a depth-first search asks of the states it has seen: claim a state, and for the cycle proviso,
- * whether a state seen is still open (being explored: on the stack of a search, its own or, searching
- * in parallel, another worker's).
+ * have a state that is still open (being explored: on the stack of a search, its own or, searching in
+ * parallel, another worker's) expanded fully before it is finished.
  */
 export interface Visited {
   /** Claim the state; true if it was new (it is then open until close()). */
   add(h1: number, h2: number): boolean;
-  /** Whether the state (present) is still open. */
-  open(h1: number, h2: number): boolean;
-  close(h1: number, h2: number): void;
+  /**
+   * If the state (present) is still open, mark it to be expanded fully before it is closed and say
+   * true; false if it is finished.
+   */
+  expandFully(h1: number, h2: number): boolean;
+  /**
+   * The state's exploration is over: close it, unless expandFully() marked it since it was opened or
+   * last asked; then clear the mark, leave it open and say false.
+   */
+  close(h1: number, h2: number): boolean;
   /** Between two steps: false once the search must stop (another worker's verdict). */
   poll(): boolean;
   /** This search stops (a violation, or the state bound): so do the others sharing the states. */
@@ -144,10 +151,11 @@ export interface Visited {
   readonly bytes: number;
 }
 
-/** One search's states: all it has seen, and those on its stack. */
+/** One search's states: all it has seen, those on its stack, and those of these marked to expand fully. */
 export class LocalVisited implements Visited {
   private readonly table = new StateTable();
   private readonly onStack = new StackSet();
+  private readonly marked = new StackSet();
 
   add(h1: number, h2: number): boolean {
     if (!this.table.add(h1, h2)) return false;
@@ -155,12 +163,19 @@ export class LocalVisited implements Visited {
     return true;
   }
 
-  open(h1: number, h2: number): boolean {
-    return this.onStack.has(h1, h2);
+  expandFully(h1: number, h2: number): boolean {
+    if (!this.onStack.has(h1, h2)) return false;
+    if (!this.marked.has(h1, h2)) this.marked.add(h1, h2);
+    return true;
   }
 
-  close(h1: number, h2: number): void {
+  close(h1: number, h2: number): boolean {
+    if (this.marked.has(h1, h2)) {
+      this.marked.delete(h1, h2);
+      return false;
+    }
     this.onStack.delete(h1, h2);
+    return true;
   }
 
   poll(): boolean {
