@@ -20,9 +20,15 @@ const STOP = 4; // 1: every worker leaves its search (a violation, or the state 
 const LINE = 16;
 /**
  * A worker looks at the table's load once per this many of its own claims, or fewer in a small table:
- * all workers together claim at most 1/8 of the slots between two looks, so the load stays under 5/8.
+ * all workers together claim at most 1/16 of the slots between two looks.
  */
 const LOAD_CHECK = 256;
+/**
+ * The table grows once this share of its slots is claimed (the load then stays under 3/4). Growing
+ * stops every worker while one rehashes: at 10 M states that is a second or more, so the table grows
+ * less eagerly than StateTable (1/2), at a small cost in probes.
+ */
+const LOAD = 0.69;
 
 // A slot is (lo, hi) at 2i, 2i + 1 of an Int32Array. lo is h1 with 0 moved to 1, so a non-zero lo
 // claims the slot (the compare-and-swap); hi is 29 bits of h2 with bit 29 set, so that 0 means "lo
@@ -34,7 +40,7 @@ const HI_BITS = HI_SET - 1;
 const FULL = 1 << 30;
 const CLOSED = 1 << 31;
 const MARKS = FULL | CLOSED;
-/** The table never grows past this (2^28 slots: 2^27 states at its load bound). */
+/** The table never grows past this (2^28 slots). */
 const MAX_BYTES = 2 ** 31;
 
 export interface SharedTableBuffers {
@@ -105,8 +111,8 @@ export class SharedStateTable implements Visited {
           Atomics.store(s, 2 * i + 1, hi);
           Atomics.store(this.control, this.mine, this.control[this.mine] + 1);
           if (--this.untilCheck === 0) {
-            this.untilCheck = Math.max(1, Math.floor(Math.min(LOAD_CHECK, (this.mask + 1) >> 3) / this.workers));
-            if (this.count() * 2 >= this.mask) this.full = true;
+            this.untilCheck = Math.max(1, Math.floor(Math.min(LOAD_CHECK, (this.mask + 1) >> 4) / this.workers));
+            if (this.overloaded()) this.full = true;
           }
           return true;
         }
@@ -155,7 +161,7 @@ export class SharedStateTable implements Visited {
     if (this.full) {
       this.full = false;
       // (Another worker may have grown it since.)
-      if (this.count() * 2 >= this.mask && Atomics.compareExchange(c, RESIZE, 0, 1) === 0) this.grow();
+      if (this.overloaded() && Atomics.compareExchange(c, RESIZE, 0, 1) === 0) this.grow();
     }
     if (Atomics.load(c, RESIZE) === 1) this.park();
     return Atomics.load(c, STOP) === 0;
@@ -194,9 +200,9 @@ export class SharedStateTable implements Visited {
       Atomics.wait(c, PARKED, parked, 10);
     }
     const log2 = c[CAP_LOG2] + 1;
-    if (8 << log2 > MAX_BYTES) throw new Error(`shared state table: more than ${MAX_BYTES / 16} states`);
+    if (8 * 2 ** log2 > MAX_BYTES) throw new Error(`shared state table: more than ${Math.floor((LOAD * MAX_BYTES) / 8)} states`);
     const old = this.slots.slice();
-    this.buffers.slots.grow(8 << log2);
+    this.buffers.slots.grow(8 * 2 ** log2);
     const s = this.slots;
     s.fill(0);
     c[CAP_LOG2] = log2;
@@ -213,6 +219,10 @@ export class SharedStateTable implements Visited {
     Atomics.notify(c, RESIZE);
     // No new resize may count a worker still leaving this one's park() as parked for it.
     for (let parked = Atomics.load(c, PARKED); parked > 0; parked = Atomics.load(c, PARKED)) Atomics.wait(c, PARKED, parked, 1);
+  }
+
+  private overloaded(): boolean {
+    return this.count() >= LOAD * (this.mask + 1);
   }
 
   private home(lo: number, hi: number): number {

@@ -266,6 +266,8 @@ export class World implements Host {
   lastLocal = -1;
   /** Whether the last step was a user task's (a fork included). */
   lastByTask = false;
+  /** Whether keyParts are this state's (made by a symmetric key since the last step or restore). */
+  private keyFresh = false;
   /** Per process slot: the last proc object it held, for restore() to overwrite. */
   private readonly spare: (Proc | null)[] = [];
   private readonly acts: Action[][] = [];
@@ -570,13 +572,22 @@ export class World implements Host {
    * to the other's, which have the same key.
    */
   representatives(actions: Action[]): Action[] {
-    const parts = this.keyParts;
     const base = 2 + this.config.cpus;
-    const mirrors = (k: number): boolean => {
-      for (let j = 0; j < k; j++) if (parts[4 + 2 * j] === parts[4 + 2 * k] && parts[5 + 2 * j] === parts[5 + 2 * k]) return true;
-      return false;
-    };
-    return actions.filter((x) => x.proc < base || !mirrors(x.proc - base));
+    let kept: Action[] | null = null;
+    for (let j = 0; j < actions.length; j++) {
+      const x = actions[j];
+      const mirror = x.proc >= base && this.mirrors(x.proc - base);
+      if (mirror && kept === null) kept = actions.slice(0, j);
+      else if (!mirror && kept !== null) kept.push(x);
+    }
+    return kept ?? actions;
+  }
+
+  /** Whether an earlier task has the same own part of the key as task k. */
+  private mirrors(k: number): boolean {
+    const parts = this.keyParts;
+    for (let j = 0; j < k; j++) if (parts[4 + 2 * j] === parts[4 + 2 * k] && parts[5 + 2 * j] === parts[5 + 2 * k]) return true;
+    return false;
   }
 
   /**
@@ -610,12 +621,21 @@ export class World implements Host {
         inert = true;
         best = -1;
       }
-      this.taskFingerprint(t, 0, 0);
-      const f = this.taskFp;
-      if (best < 0 || f.h1 < h1 || (f.h1 === h1 && f.h2 < h2)) {
+      // Its part of this state's key if that is made (no verb is aimed at an unvisited task), else anew.
+      let f1: number;
+      let f2: number;
+      if (this.keyFresh && !((this.keyParts[2] | this.keyParts[3]) & (1 << t))) {
+        f1 = this.keyParts[4 + 2 * t];
+        f2 = this.keyParts[5 + 2 * t];
+      } else {
+        this.taskFingerprint(t, 0, 0);
+        f1 = this.taskFp.h1;
+        f2 = this.taskFp.h2;
+      }
+      if (best < 0 || f1 < h1 || (f1 === h1 && f2 < h2)) {
         best = t;
-        h1 = f.h1;
-        h2 = f.h2;
+        h1 = f1;
+        h2 = f2;
       }
     }
     return best;
@@ -675,6 +695,7 @@ export class World implements Host {
 
   /** Take a step. False when it is blocked (and then nothing changed). */
   run(a: Action): boolean {
+    this.keyFresh = false;
     if (this.trace) this.trace.push({ cpu: a.proc >= 0 ? this.cpuOfProc(a.proc) : a.choice >> 10, actor: a.proc >= 0 ? this.procName(a.proc) : 'memory', what: this.label(a), accesses: [] });
     for (let t = 0; t < this.maxTasks; t++) this.before[t] = this.mem.load(0, addr(Var.PatchState, t));
     const top = a.proc >= 0 ? this.procs[a.proc]?.frames[this.procs[a.proc]!.frames.length - 1] : undefined;
@@ -1171,8 +1192,9 @@ export class World implements Host {
     this.sumKey(fp);
   }
 
-  /** The class's fingerprint from keyParts: everything but the tasks, plus each task's own. */
+  /** The class's fingerprint from keyParts (now this state's): everything but the tasks, plus each task's own. */
   private sumKey(fp: Fingerprint): void {
+    this.keyFresh = true;
     const parts = this.keyParts;
     let h1 = parts[0];
     let h2 = parts[1];
@@ -1258,6 +1280,7 @@ export class World implements Host {
 
   /** Come back to a state capture() wrote. Engine objects are overwritten in place, not rebuilt. */
   restore(data: ArrayLike<number>, at = 0): void {
+    this.keyFresh = false;
     const r = this.reader.reset(data, 0);
     r.at = this.mem instanceof ScMemory ? this.mem.restorePacked(data, at) : this.mem.restore(data, at);
     restoreKlp(this.klp, this.patches, this.patchNames, MODULES, r);
