@@ -697,7 +697,11 @@ export class World implements Host {
   run(a: Action): boolean {
     this.keyFresh = false;
     if (this.trace) this.trace.push({ cpu: a.proc >= 0 ? this.cpuOfProc(a.proc) : a.choice >> 10, actor: a.proc >= 0 ? this.procName(a.proc) : 'memory', what: this.label(a), accesses: [] });
-    for (let t = 0; t < this.maxTasks; t++) this.before[t] = this.mem.load(0, addr(Var.PatchState, t));
+    this.lastLocal = a.proc >= 2 + this.config.cpus && a.choice !== CH_FORK ? this.taskOfProc(a.proc) : -1;
+    this.lastByTask = a.proc >= 2 + this.config.cpus;
+    // (I5 compares with these; after a task's step alone it looks at that task only.)
+    if (this.lastLocal >= 0) this.before[this.lastLocal] = this.mem.load(0, addr(Var.PatchState, this.lastLocal));
+    else for (let t = 0; t < this.maxTasks; t++) this.before[t] = this.mem.load(0, addr(Var.PatchState, t));
     const top = a.proc >= 0 ? this.procs[a.proc]?.frames[this.procs[a.proc]!.frames.length - 1] : undefined;
     // Only these verbs' steps are known to write nothing a task reads but task cells in Memory; so
     // is the kworker's first step (mutex_lock and a look at klp_transition_patch).
@@ -706,8 +710,6 @@ export class World implements Host {
     const lead = a.proc === ADMIN || a.proc === WORKER;
     const guards = lead ? this.guards() : 0;
     const engine = lead ? this.engineSeen() : 0;
-    this.lastLocal = a.proc >= 2 + this.config.cpus && a.choice !== CH_FORK ? this.taskOfProc(a.proc) : -1;
-    this.lastByTask = a.proc >= 2 + this.config.cpus;
     const ok = this.runAction(a);
     if (!ok) {
       this.trace?.pop();
