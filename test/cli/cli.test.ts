@@ -86,6 +86,21 @@ test('sim check --json: one object; a clean model exits 0', () => {
   assert.equal(typeof o.elapsed_ms, 'number');
 });
 
+test('sim check --workers 2: the search on two threads, each thread\'s share in the JSON', () => {
+  const r = cli('sim', 'check', 'seed-reverse', '--workers', '2', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const o = JSON.parse(r.stdout);
+  assert.equal(o.workers, 2);
+  assert.equal(o.complete, true);
+  assert.deepEqual(o.violations, []);
+  assert.equal(o.worker_transitions.length, 2);
+  assert.equal(o.worker_transitions[0] + o.worker_transitions[1], o.transitions);
+  const v3 = cli('sim', 'check', 'seed-reverse', '--variant', 'v3', '--workers', '2');
+  assert.equal(v3.status, 1, v3.stderr);
+  assert.match(v3.stdout, /dfs on 2 threads/);
+  assert.match(v3.stdout, /^VIOLATION I4: /m);
+});
+
 test('sim check / replay: bad input is one line with a stable code, exit 2', () => {
   const cases: [string[], string][] = [
     [['sim', 'check', 'nope'], 'LP_ERR_NO_SUCH_SCENARIO'],
@@ -94,6 +109,9 @@ test('sim check / replay: bad input is one line with a stable code, exit 2', () 
     [['sim', 'check', 'seed-reverse', '--tasks', '0'], 'LP_ERR_USAGE'],
     [['sim', 'check', 'seed-reverse', '--memory', 'tso'], 'LP_ERR_USAGE'],
     [['sim', 'check', 'seed-reverse', '--drop', 'wmb-everything'], 'LP_ERR_USAGE'],
+    [['sim', 'check', 'seed-reverse', '--workers', '0'], 'LP_ERR_USAGE'],
+    [['sim', 'check', 'seed-reverse', '--workers', 'two'], 'LP_ERR_USAGE'],
+    [['sim', 'check', 'seed-reverse', '--workers', '2', '--strategy', 'bfs'], 'LP_ERR_USAGE'],
     [['sim', 'replay', 'not-a-token'], 'LP_ERR_USAGE'],
     [['sim', 'replay'], 'LP_ERR_USAGE'],
   ];
