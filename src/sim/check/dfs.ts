@@ -117,7 +117,6 @@ interface DfsFrame {
   taken: number;
 }
 
-
 /**
  * Depth-first search from the world's current state. `visited` is this search's own, or shared with
  * searches on other threads: those start at the same state and divide the space between them by what

@@ -4,7 +4,7 @@
 // whether another worker asked for it to be expanded fully first.
 // It grows by stopping the world: every worker parks between two steps while one rehashes.
 
-import type { Visited } from './table.js';
+import { home, type Visited } from './table.js';
 
 /**
  * The control words, in one small SharedArrayBuffer of their own: the first cache line is written only
@@ -102,7 +102,7 @@ export class SharedStateTable implements Visited {
     const lo = h1 | 0 || 1;
     const hi = (h2 & HI_BITS) | HI_SET;
     const s = this.slots;
-    for (let i = this.home(lo, hi); ; i = (i + 1) & this.mask) {
+    for (let i = home(lo, hi, this.mask); ; i = (i + 1) & this.mask) {
       let l = s[2 * i];
       if (l === 0) {
         l = Atomics.compareExchange(s, 2 * i, 0, lo);
@@ -146,10 +146,6 @@ export class SharedStateTable implements Visited {
   /** Stop every worker's search at its next poll(). */
   stop(): void {
     Atomics.store(this.control, STOP, 1);
-  }
-
-  get stopped(): boolean {
-    return Atomics.load(this.control, STOP) === 1;
   }
 
   /**
@@ -209,7 +205,7 @@ export class SharedStateTable implements Visited {
     this.mask = (1 << log2) - 1;
     for (let j = 0; j < old.length; j += 2) {
       if (old[j] === 0) continue;
-      let i = this.home(old[j], old[j + 1] & ~MARKS);
+      let i = home(old[j], old[j + 1] & ~MARKS, this.mask);
       while (s[2 * i] !== 0) i = (i + 1) & this.mask;
       s[2 * i] = old[j];
       s[2 * i + 1] = old[j + 1];
@@ -225,14 +221,10 @@ export class SharedStateTable implements Visited {
     return this.count() >= LOAD * (this.mask + 1);
   }
 
-  private home(lo: number, hi: number): number {
-    return (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask;
-  }
-
   private find(h1: number, h2: number): number {
     const lo = h1 | 0 || 1;
     const hi = (h2 & HI_BITS) | HI_SET;
-    for (let i = this.home(lo, hi); ; i = (i + 1) & this.mask) {
+    for (let i = home(lo, hi, this.mask); ; i = (i + 1) & this.mask) {
       if (this.slots[2 * i] === lo && (this.hiAt(i) & ~MARKS) === hi) return i;
       if (this.slots[2 * i] === 0) throw new Error('shared state table: a state looked up was never added');
     }

@@ -1,6 +1,11 @@
 // The visited-state table: 64-bit fingerprints (two 32-bit hashes) in an open-addressing table on
 // a typed array, 8 bytes a slot. V8's Set and Map stop at 2^24 entries; this grows until memory does.
 
+/** The slot a fingerprint's probe starts at, in a table of mask + 1 slots (every table here uses it). */
+export function home(h1: number, h2: number, mask: number): number {
+  return (h1 ^ Math.imul(h2, 0x9e3779b1)) & mask;
+}
+
 export class StateTable {
   /** Slot i holds (lo, hi) at 2i, 2i + 1: one cache line per probe. (0, 0) is an empty slot. */
   private slots: Uint32Array;
@@ -25,7 +30,7 @@ export class StateTable {
     // (0, 0) marks an empty slot: move a real fingerprint off it.
     if (h1 === 0 && h2 === 0) h2 = 1;
     const slots = this.slots;
-    let i = (h1 ^ Math.imul(h2, 0x9e3779b1)) & this.mask;
+    let i = home(h1, h2, this.mask);
     for (;;) {
       const l = slots[2 * i];
       const h = slots[2 * i + 1];
@@ -49,7 +54,7 @@ export class StateTable {
       const l = old[j];
       const h = old[j + 1];
       if (l === 0 && h === 0) continue;
-      let i = (l ^ Math.imul(h, 0x9e3779b1)) & this.mask;
+      let i = home(l, h, this.mask);
       while (slots[2 * i] !== 0 || slots[2 * i + 1] !== 0) i = (i + 1) & this.mask;
       slots[2 * i] = l;
       slots[2 * i + 1] = h;
@@ -66,15 +71,11 @@ export class StackSet {
   private mask = (1 << 10) - 1;
   private size = 0;
 
-  private home(h1: number, h2: number): number {
-    return (h1 ^ Math.imul(h2, 0x9e3779b1)) & this.mask;
-  }
-
   has(h1: number, h2: number): boolean {
     h1 >>>= 0;
     h2 >>>= 0;
     if (h1 === 0 && h2 === 0) h2 = 1;
-    for (let i = this.home(h1, h2); ; i = (i + 1) & this.mask) {
+    for (let i = home(h1, h2, this.mask); ; i = (i + 1) & this.mask) {
       const l = this.slots[2 * i];
       const h = this.slots[2 * i + 1];
       if (l === h1 && h === h2) return true;
@@ -87,7 +88,7 @@ export class StackSet {
     h2 >>>= 0;
     if (h1 === 0 && h2 === 0) h2 = 1;
     if ((this.size + 1) * 2 > this.mask) this.rehash((this.mask + 1) * 2);
-    let i = this.home(h1, h2);
+    let i = home(h1, h2, this.mask);
     while (this.slots[2 * i] !== 0 || this.slots[2 * i + 1] !== 0) i = (i + 1) & this.mask;
     this.slots[2 * i] = h1;
     this.slots[2 * i + 1] = h2;
@@ -100,11 +101,11 @@ export class StackSet {
     h2 >>>= 0;
     if (h1 === 0 && h2 === 0) h2 = 1;
     const s = this.slots;
-    let i = this.home(h1, h2);
+    let i = home(h1, h2, this.mask);
     while (s[2 * i] !== h1 || s[2 * i + 1] !== h2) i = (i + 1) & this.mask;
     let gap = i;
     for (let j = (i + 1) & this.mask; s[2 * j] !== 0 || s[2 * j + 1] !== 0; j = (j + 1) & this.mask) {
-      const k = this.home(s[2 * j], s[2 * j + 1]);
+      const k = home(s[2 * j], s[2 * j + 1], this.mask);
       // Move j into the gap unless its home lies cyclically in (gap, j].
       if (gap <= j ? k > gap && k <= j : k > gap || k <= j) continue;
       s[2 * gap] = s[2 * j];
