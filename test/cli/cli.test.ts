@@ -81,7 +81,7 @@ test('sim check --json: one object; a clean model exits 0', () => {
   assert.equal(o.variant, 'final');
   assert.equal(o.strategy, 'dfs');
   assert.equal(o.complete, true);
-  assert.equal(o.states, 6760);
+  assert.equal(o.states, 5083);
   assert.deepEqual(o.violations, []);
   assert.equal(typeof o.elapsed_ms, 'number');
 });

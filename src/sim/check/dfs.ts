@@ -73,6 +73,23 @@ function tryStep(w: World, a: Action): number {
 }
 
 /**
+ * The whole path to a violation, from the root state (at 0 in `state`) and the choices taken at each
+ * stored state: with the quiet steps merged into them (World.mergeQuiet) each on its own, so that a
+ * replay takes every step of the path.
+ */
+function path(w: World, state: Int32Array, choices: number[]): number[] {
+  const out: number[] = [];
+  w.restore(state, 0);
+  w.mergeLog = out;
+  for (const c of choices) {
+    out.push(c);
+    w.run(w.actions()[c]);
+  }
+  w.mergeLog = null;
+  return out;
+}
+
+/**
  * The states on the DFS stack, back to back in one growing array: a stack frame's state is a slice
  * of it, so pushing a state allocates nothing once the arena has grown to the deepest path.
  */
@@ -127,6 +144,7 @@ export function dfs(w: World, opts: CheckOptions, visited: Visited): CheckResult
   const arena = new Arena();
   const fp = new Fingerprint();
   const por = opts.por && w.config.memory === 'sc';
+  w.mergeQuiet = por;
   // The key parts of each state on the stack (World.keyParts), by depth: after a step of one task
   // alone only its part is made anew.
   const incremental = opts.symmetry && w.config.memory === 'sc';
@@ -158,6 +176,10 @@ export function dfs(w: World, opts: CheckOptions, visited: Visited): CheckResult
     if (all.length === 0 && opts.terminals) {
       fingerprint(buf.buf, 0, buf.n, fp);
       opts.terminals.add(`${fp.h1}:${fp.h2}`);
+    }
+    if (all.length === 0 && opts.terminalClasses) {
+      w.key(buf, fp, true);
+      opts.terminalClasses.add(`${fp.h1}:${fp.h2}`);
     }
     if (opts.classes) {
       w.key(buf, fp, true);
@@ -203,7 +225,7 @@ export function dfs(w: World, opts: CheckOptions, visited: Visited): CheckResult
     fr.taken = fr.enabled.indexOf(a);
     if (w.violation) {
       visited.stop();
-      return stopped({ ...w.violation, choices: stack.map((f) => f.taken) });
+      return stopped({ ...w.violation, choices: path(w, arena.data, stack.map((f) => f.taken)) });
     }
     if (incremental && w.lastLocal >= 0) w.keyAfterLocal(parts, (stack.length - 1) * plen, w.lastLocal, fp);
     else if (incremental && !w.lastByTask) w.keyAfterOther(buf, parts, (stack.length - 1) * plen, fp);

@@ -20,6 +20,11 @@ export interface CheckOptions {
   /** dfs: collect the fingerprints of states with no step left (for cross-validating reductions). */
   terminals?: Set<string>;
   /**
+   * dfs: collect the fingerprints of the classes (under task symmetry) of the states with no step
+   * left: a search with both reductions must reach those of the unreduced search.
+   */
+  terminalClasses?: Set<string>;
+  /**
    * dfs: collect the fingerprint of every stored state's canonical form (its class under task
    * symmetry): an unreduced search and a symmetry-reduced one must reach the same classes.
    */

@@ -26,7 +26,7 @@ export interface WorkerJob {
 
 /** What a worker posts back before it leaves the table. */
 export type WorkerReport =
-  | { result: CheckResult; tableBytes: number; terminals: string[]; classes: string[] }
+  | { result: CheckResult; tableBytes: number; terminals: string[]; terminalClasses: string[]; classes: string[] }
   | { error: string };
 
 /** How long a finished worker's report may take to arrive (it is posted before the worker leaves). */
@@ -62,6 +62,7 @@ export function parallelDfs(w: World, opts: CheckOptions): CheckResult {
     merged.transitions += r.transitions;
     merged.workerTransitions!.push(r.transitions);
     for (const t of report.terminals) opts.terminals?.add(t);
+    for (const c of report.terminalClasses) opts.terminalClasses?.add(c);
     for (const c of report.classes) opts.classes?.add(c);
     merged.violation ??= r.violation;
     merged.memoryBytes += r.memoryBytes - report.tableBytes;
@@ -85,5 +86,6 @@ export function runJob(job: WorkerJob, table: SharedStateTable, world: World): W
   world.restore(job.state);
   // (The sets arrived as copies: what this worker collects goes back in the report.)
   const result = dfs(world, job.opts, table);
-  return { result, tableBytes: table.bytes, terminals: [...(job.opts.terminals ?? [])], classes: [...(job.opts.classes ?? [])] };
+  const o = job.opts;
+  return { result, tableBytes: table.bytes, terminals: [...(o.terminals ?? [])], terminalClasses: [...(o.terminalClasses ?? [])], classes: [...(o.classes ?? [])] };
 }

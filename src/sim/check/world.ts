@@ -266,6 +266,19 @@ export class World implements Host {
   lastLocal = -1;
   /** Whether the last step was a user task's (a fork included). */
   lastByTask = false;
+  /** The user task whose step alone came before the quiet lead steps merged into it (run()), or -1. */
+  private movedTask = -1;
+  /**
+   * Merge quiet lead steps into the step before them (quietLead()). Sound only under the partial-order
+   * reduction, which would take such a step alone anyway; the unreduced search and the other
+   * strategies take every step on its own.
+   */
+  mergeQuiet = false;
+  /**
+   * When set, run() appends the index, among actions(), of each quiet step it merges: with the index
+   * of the step itself before it, that is the path a replay token names.
+   */
+  mergeLog: number[] | null = null;
   /** Whether keyParts are this state's (made by a symmetric key since the last step or restore). */
   private keyFresh = false;
   /** Per process slot: the last proc object it held, for restore() to overwrite. */
@@ -693,8 +706,82 @@ export class World implements Host {
     }
   }
 
-  /** Take a step. False when it is blocked (and then nothing changed). */
+  /**
+   * Take a step (with mergeQuiet, followed by the quiet lead steps it leaves next). False when it is
+   * blocked (and then nothing changed).
+   */
   run(a: Action): boolean {
+    this.movedTask = -1;
+    if (!this.runStep(a)) return false;
+    if (this.mergeQuiet) for (let b = this.quietLead(); b && !this.violation; b = this.quietLead()) this.mergeStep(b);
+    return true;
+  }
+
+  /**
+   * Take the quiet next step `b` of a lead (quietLead()) as part of the step just taken. What the step
+   * touched stays what the first one did; the key is then made as after a lead step, with the part of
+   * the task that took the first one (if one did) made anew too.
+   */
+  private mergeStep(b: Action): void {
+    const footprint = this.footprint;
+    const local = this.lastLocal;
+    const byTask = this.lastByTask;
+    this.mergeLog?.push(this.actions().indexOf(b));
+    if (!this.runStep(b) || this.footprint !== NONE) throw new Error(`check world: '${this.label(b)}' was taken as a quiet step but is not`);
+    this.footprint = footprint;
+    if (local >= 0) this.movedTask = local;
+    // After a fork the key is made anew whole.
+    this.lastByTask = byTask && local < 0;
+  }
+
+  /**
+   * The next step of the admin or the kworker (holding klp_mutex), when it is known before it is taken
+   * to be quiet: its only form, never blocked, touching no task and no lock or CPU another process
+   * waits for, and changing none of the invariants' inputs. At such a state that step alone is a
+   * persistent set (dfs.ts), and the state before it is not worth storing: the step is merged into
+   * the one before (mergeQuiet). These are the steps of klp_try_complete_transition() that take and
+   * drop its locks, go on to a task that cannot change its own state (a look at its patch_state), or
+   * give up until the retry; mergeStep() checks each prediction once taken. Else null.
+   */
+  private quietLead(): Action | null {
+    const owner = this.klp.mutexOwner;
+    const i = owner === null ? -1 : owner === this.procs[ADMIN] ? ADMIN : owner === this.procs[WORKER] ? WORKER : -1;
+    if (i < 0) return null;
+    const frames = owner!.frames;
+    const f = frames[frames.length - 1];
+    if (f.fn !== Fn.TryCompleteTransition) return null;
+    const cpus = this.config.cpus;
+    let quiet: boolean;
+    switch (f.pc) {
+      case 0: // read_lock(&tasklist_lock), which only a fork waits for
+        quiet = this.forkLeft === 0 && this.readers.tasklist >= 0;
+        break;
+      case 1:
+      case 2:
+        if (this.walkGoesOn(i)) return null;
+        // The walk is over: read_unlock(&tasklist_lock).
+        quiet = this.forkLeft === 0 && f.i + f.pc - 1 >= this.taskList.length;
+        break;
+      case 3: // cpus_read_lock(), which only hotplug waits for
+        quiet = !this.hotplugAhead() && this.readers.cpus >= 0;
+        break;
+      case 4: // every idle task checked: cpus_read_unlock()
+      case 5:
+        quiet = !this.hotplugAhead() && f.i + f.pc - 4 >= cpus;
+        break;
+      case 7: {
+        // Not complete: queue the retry, return, and the caller drops klp_mutex.
+        const caller = frames.length === 2 ? frames[0].fn : -1;
+        quiet = !f.b && (caller === Fn.TransitionWork || caller === Fn.EnablePatch);
+        break;
+      }
+      default:
+        quiet = false;
+    }
+    return quiet ? this.act(i, 0) : null;
+  }
+
+  private runStep(a: Action): boolean {
     this.keyFresh = false;
     if (this.trace) this.trace.push({ cpu: a.proc >= 0 ? this.cpuOfProc(a.proc) : a.choice >> 10, actor: a.proc >= 0 ? this.procName(a.proc) : 'memory', what: this.label(a), accesses: [] });
     this.lastLocal = a.proc >= 2 + this.config.cpus && a.choice !== CH_FORK ? this.taskOfProc(a.proc) : -1;
@@ -1145,7 +1232,8 @@ export class World implements Host {
   /**
    * The key after a step of a process other than a user task (the admin, the kworker, an idle task,
    * hotplug): that of the state before it, whose parts are `before[at ..]`, with the part of everything
-   * but the tasks made anew, and each task's part only where the step changed its reach().
+   * but the tasks made anew, and each task's part only where the step changed its reach(); and after a
+   * step of one user task alone followed by quiet lead steps (run()), that task's part too.
    */
   keyAfterOther(buf: IntVec, before: Uint32Array, at: number, fp: Fingerprint): void {
     this.keyFrom(buf, fp, true, before, at);
@@ -1173,7 +1261,7 @@ export class World implements Host {
     parts[3] = byWorker;
     const reached = 4 + 2 * this.maxTasks;
     for (let t = 0; t < this.maxTasks; t++) {
-      if (before !== null && before[at + reached + t] === this.reach(t, byAdmin, byWorker)) {
+      if (before !== null && t !== this.movedTask && before[at + reached + t] === this.reach(t, byAdmin, byWorker)) {
         parts[4 + 2 * t] = before[at + 4 + 2 * t];
         parts[5 + 2 * t] = before[at + 5 + 2 * t];
         parts[reached + t] = before[at + reached + t];
@@ -1228,12 +1316,30 @@ export class World implements Host {
     return (
       ((ps & 255) |
         ((pending & 255) << 8) |
-        (this.walk[t] << 16) |
+        (this.walkSeen(t) << 16) |
         (((this.forcedTasks >> t) & 1) << 20) |
         (((byAdmin >> t) & 1) << 21) |
         (((byWorker >> t) & 1) << 22)) >>>
       0
     );
+  }
+
+  /**
+   * Task t's place in the walk as far as anything can still tell: a walk reads its AT mark only to
+   * ask again for the task it is at (taskAt() at visited - 1), and at the positions of WALK_STEPS its
+   * next step asks for the next task instead, so there the mark is dead and the task counts as
+   * PASSED. States that differ only in it behave alike (the walk's next step makes them equal), and
+   * the key merges them.
+   */
+  private walkSeen(t: number): number {
+    const w = this.walk[t];
+    if (w !== AT) return w;
+    const frames = this.klp.mutexOwner?.frames ?? [];
+    for (let j = frames.length - 1; j >= 0; j--) {
+      const steps = WALK_STEPS[frames[j].fn as Fn];
+      if (steps) return steps[frames[j].pc] === undefined ? AT : PASSED;
+    }
+    return AT;
   }
 
   /** The fingerprint of task t's own fields, into taskFp. */
@@ -1250,7 +1356,7 @@ export class World implements Host {
     sig.push(this.vf[t]);
     sig.push(this.left[t]);
     sig.push((this.forcedTasks >> t) & 1);
-    sig.push(this.walk[t]);
+    sig.push(this.walkSeen(t));
     sig.push((byAdmin >> t) & 1);
     sig.push((byWorker >> t) & 1);
     const at = sig.n;
