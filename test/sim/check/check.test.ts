@@ -120,6 +120,94 @@ test("the key after a step, made from the parts of the tasks the step changed, e
   }
 });
 
+test("a walk's AT mark counts in the key only where the walk can still read it", () => {
+  // Swapping the AT and a PASSED mark between two visited tasks: where the key does not tell the two
+  // states apart, no step can (each step from them leads to states with equal keys); and where the
+  // walk asks again for the task it is at (startTransition() flagging it), the key tells them apart.
+  const w = world('full', { tasks: 3 });
+  const buf = new IntVec();
+  const k0 = new Fingerprint();
+  const k1 = new Fingerprint();
+  let seed = 99;
+  let merged = 0;
+  let apart = 0;
+  w.capture(buf);
+  const initial = buf.copy();
+  for (let n = 0; n < 40_000 && (merged < 200 || apart < 20); n++) {
+    if (n % 80 === 0) w.restore(initial);
+    const actions = w.actions();
+    if (actions.length === 0) {
+      w.restore(initial);
+      continue;
+    }
+    const at = w.walk.indexOf(1);
+    const passed = w.walk.indexOf(2);
+    if (at >= 0 && passed >= 0) {
+      w.capture(buf);
+      const s = buf.copy();
+      w.key(buf, k0, true);
+      w.walk[at] = 2;
+      w.walk[passed] = 1;
+      w.key(buf, k1, true);
+      w.capture(buf);
+      const swapped = buf.copy();
+      if (k0.h1 === k1.h1 && k0.h2 === k1.h2) {
+        merged++;
+        for (let j = 0; j < actions.length; j++) {
+          w.restore(s);
+          const ran = w.run(w.actions()[j]);
+          w.key(buf, k0, true);
+          w.restore(swapped);
+          assert.equal(w.run(w.actions()[j]), ran);
+          w.key(buf, k1, true);
+          assert.deepEqual([k1.h1, k1.h2], [k0.h1, k0.h2], `step ${n}, action ${j}`);
+        }
+      } else apart++;
+      w.restore(s);
+    }
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    w.run(actions[seed % actions.length]);
+  }
+  assert.ok(merged >= 200 && apart >= 20, `${merged} merged, ${apart} apart`);
+});
+
+test('quiet steps merged into the step before are logged, and the logged path replays step by step', () => {
+  // The admin's and the kworker's bookkeeping steps in try-complete (World.quietLead()); no fork
+  // or hotplug to wait for its locks.
+  const merging = world('seed-reverse', { tasks: 3 });
+  merging.mergeQuiet = true;
+  const plain = world('seed-reverse', { tasks: 3 });
+  const a = new IntVec();
+  const b = new IntVec();
+  merging.capture(a);
+  const initial = a.copy();
+  let seed = 7;
+  let taken = 0;
+  let logged = 0;
+  for (let run = 0; run < 20; run++) {
+    merging.restore(initial);
+    plain.restore(initial);
+    const log: number[] = [];
+    merging.mergeLog = log;
+    for (let n = 0; n < 400; n++) {
+      const actions = merging.actions();
+      if (actions.length === 0) break;
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      const c = seed % actions.length;
+      log.push(c);
+      if (!merging.run(actions[c])) log.pop();
+      else taken++;
+    }
+    merging.mergeLog = null;
+    logged += log.length;
+    for (const c of log) assert.ok(plain.run(plain.actions()[c]));
+    merging.capture(a);
+    plain.capture(b);
+    assert.deepEqual(Array.from(b.view()), Array.from(a.view()), `run ${run}`);
+  }
+  assert.ok(logged - taken > 100, `${logged} steps logged for ${taken} taken`);
+});
+
 test('mutations under sequentially consistent memory: each dropped synchronize is caught', () => {
   const cases: [string, string, string][] = [
     ['sync-reverse', 'seed-sched', 'I6'],
