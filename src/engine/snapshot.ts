@@ -43,9 +43,12 @@ export class IntVec {
   }
 }
 
-/** A cursor over a captured vector. */
+/**
+ * A cursor over a captured vector. The restore functions read through a local copy of `at` and
+ * write it back: a checker restores millions of times a second.
+ */
 export class IntReader {
-  data: ArrayLike<number> = [];
+  data: ArrayLike<number> = EMPTY;
   at = 0;
 
   reset(data: ArrayLike<number>, at = 0): this {
@@ -53,11 +56,10 @@ export class IntReader {
     this.at = at;
     return this;
   }
-
-  next(): number {
-    return this.data[this.at++];
-  }
 }
+
+/** (An Int32Array, like every vector a checker restores from: reads stay monomorphic.) */
+const EMPTY = new Int32Array(0);
 
 /** Bit i set iff `set` holds names[i]. */
 function mask(set: ReadonlySet<string>, names: readonly string[]): number {
@@ -88,14 +90,20 @@ export function captureKlp(k: Klp, patches: readonly KlpPatch[], patchNames: rea
     out.push((p.enabled ? 1 : 0) | (p.forced ? 2 : 0));
     for (const obj of p.objs) {
       if (obj.dynamic) throw new LpError('LP_ERR_SCENARIO', `patch '${p.name}': atomic-replace nops cannot be captured`);
-      out.push((obj.patched ? 1 : 0) | (obj.loaded ? 2 : 0) | (obj.postUnpatchEnabled ? 4 : 0));
-      for (const f of obj.funcs) {
-        out.push(f.id);
-        out.push(f.patched ? 1 : 0);
-        out.push(f.oldFunc);
-        out.push(f.newFunc);
-        out.push(f.ops);
+      const funcs = obj.funcs;
+      out.reserve(1 + 5 * funcs.length);
+      const b = out.buf;
+      let o = out.n;
+      b[o++] = (obj.patched ? 1 : 0) | (obj.loaded ? 2 : 0) | (obj.postUnpatchEnabled ? 4 : 0);
+      for (let j = 0; j < funcs.length; j++) {
+        const f = funcs[j];
+        b[o++] = f.id;
+        b[o++] = f.patched ? 1 : 0;
+        b[o++] = f.oldFunc;
+        b[o++] = f.newFunc;
+        b[o++] = f.ops;
       }
+      out.n = o;
     }
   }
   out.push(k.funcs.length);
@@ -106,38 +114,41 @@ export function captureKlp(k: Klp, patches: readonly KlpPatch[], patchNames: rea
 
 /** Restore what captureKlp() wrote where `r` stands, and move `r` past it. */
 export function restoreKlp(k: Klp, patches: readonly KlpPatch[], patchNames: readonly string[], modules: readonly string[], r: IntReader): void {
-  const tp = r.next();
+  // (Read with a local cursor, as restoreProc() does.)
+  const d = r.data;
+  let at = r.at;
+  const tp = d[at++];
   k.transitionPatch = tp < 0 ? null : patches[tp];
-  k.schedHook = r.next() === 1;
-  const n = r.next();
+  k.schedHook = d[at++] === 1;
+  const n = d[at++];
   // (Setting an array's length costs a runtime call even when it does not change it.)
   if (k.patches.length !== n) k.patches.length = n;
-  for (let i = 0; i < n; i++) k.patches[i] = patches[r.next()];
-  restoreSet(k.moduleHeld, patchNames, r.next());
-  restoreSet(k.liveModules, modules, r.next());
+  for (let i = 0; i < n; i++) k.patches[i] = patches[d[at++]];
+  restoreSet(k.moduleHeld, patchNames, d[at++]);
+  restoreSet(k.liveModules, modules, d[at++]);
   let funcsOk = true;
   for (const p of patches) {
-    const flags = r.next();
+    const flags = d[at++];
     p.enabled = (flags & 1) !== 0;
     p.forced = (flags & 2) !== 0;
     for (const obj of p.objs) {
-      const o = r.next();
+      const o = d[at++];
       obj.patched = (o & 1) !== 0;
       obj.loaded = (o & 2) !== 0;
       obj.postUnpatchEnabled = (o & 4) !== 0;
       for (const f of obj.funcs) {
-        f.id = r.next();
-        f.patched = r.next() === 1;
-        f.oldFunc = r.next();
-        f.newFunc = r.next();
-        f.ops = r.next();
+        f.id = d[at++];
+        f.patched = d[at++] === 1;
+        f.oldFunc = d[at++];
+        f.newFunc = d[at++];
+        f.ops = d[at++];
         if (f.id >= 0 && k.funcs[f.id] !== f) funcsOk = false;
       }
     }
   }
   // k.funcs must hold exactly the funcs with ids, at their ids, and nothing else (its length decides
   // the next fresh id): rebuild it only when it does not.
-  const nfuncs = r.next();
+  const nfuncs = d[at++];
   if (funcsOk && k.funcs.length === nfuncs) {
     for (let id = 0; id < nfuncs; id++) if (k.funcs[id] !== undefined && k.funcs[id].id !== id) funcsOk = false;
   } else funcsOk = false;
@@ -146,10 +157,11 @@ export function restoreKlp(k: Klp, patches: readonly KlpPatch[], patchNames: rea
     k.funcs.length = nfuncs;
     for (const p of patches) for (const f of p.allFuncs()) if (f.id >= 0) k.funcs[f.id] = f;
   }
-  const nfree = r.next();
+  const nfree = d[at++];
   if (k.freeFuncIds.length !== nfree) k.freeFuncIds.length = nfree;
-  for (let i = 0; i < nfree; i++) k.freeFuncIds[i] = r.next();
-  const warned = r.next();
+  for (let i = 0; i < nfree; i++) k.freeFuncIds[i] = d[at++];
+  const warned = d[at++];
+  r.at = at;
   if (k.warnings.length !== warned) k.warnings.length = warned;
 }
 
@@ -159,18 +171,26 @@ export function captureProc(p: Proc | null, out: IntVec): void {
     out.push(-1);
     return;
   }
-  out.push(p.frames.length);
-  out.push(p.preemptOff);
-  out.push(p.result);
-  out.push(p.cpu);
-  for (const f of p.frames) {
-    out.push(f.fn);
-    out.push(f.pc);
-    out.push(f.i);
-    out.push(f.a);
-    out.push(f.b);
-    out.push(f.rv);
+  const frames = p.frames;
+  const n = frames.length;
+  // (Written straight into the buffer: a checker captures every proc of every state.)
+  out.reserve(4 + 6 * n);
+  const b = out.buf;
+  let o = out.n;
+  b[o++] = n;
+  b[o++] = p.preemptOff;
+  b[o++] = p.result;
+  b[o++] = p.cpu;
+  for (let j = 0; j < n; j++) {
+    const f = frames[j];
+    b[o++] = f.fn;
+    b[o++] = f.pc;
+    b[o++] = f.i;
+    b[o++] = f.a;
+    b[o++] = f.b;
+    b[o++] = f.rv;
   }
+  out.n = o;
 }
 
 /**
@@ -179,23 +199,30 @@ export function captureProc(p: Proc | null, out: IntVec): void {
  * `task` is the `current` of a new one.
  */
 export function restoreProc(task: number, reuse: Proc | null, r: IntReader): Proc | null {
-  const n = r.next();
-  if (n < 0) return null;
-  const preemptOff = r.next();
-  const result = r.next();
-  const cpu = r.next();
-  const p = reuse ?? new Proc(cpu, task, r.data[r.at]);
+  // (Read with a local cursor: a checker restores every proc of every state it comes back to.)
+  const d = r.data;
+  let at = r.at;
+  const n = d[at++];
+  if (n < 0) {
+    r.at = at;
+    return null;
+  }
+  const preemptOff = d[at++];
+  const result = d[at++];
+  const cpu = d[at++];
+  const p = reuse ?? new Proc(cpu, task, d[at]);
   const frames = p.frames;
   for (let j = 0; j < n; j++) {
-    const fn = r.next();
+    const fn = d[at++];
     let f = frames[j];
     if (f === undefined || f.fn !== fn) f = frames[j] = new Frame(fn, 0, 0);
-    f.pc = r.next();
-    f.i = r.next();
-    f.a = r.next();
-    f.b = r.next();
-    f.rv = r.next();
+    f.pc = d[at++];
+    f.i = d[at++];
+    f.a = d[at++];
+    f.b = d[at++];
+    f.rv = d[at++];
   }
+  r.at = at;
   if (frames.length !== n) frames.length = n;
   p.preemptOff = preemptOff;
   p.result = result;

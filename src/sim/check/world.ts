@@ -1171,15 +1171,20 @@ export class World implements Host {
     out.clear();
     this.captureMem(out);
     this.captureShared(out);
-    out.push(this.forcedTasks);
-    out.push(this.taskList.length);
-    for (const t of this.taskList) out.push(t);
+    const n = this.taskList.length;
+    out.reserve(2 + n + 4 * this.maxTasks);
+    const b = out.buf;
+    let o = out.n;
+    b[o++] = this.forcedTasks;
+    b[o++] = n;
+    for (let j = 0; j < n; j++) b[o++] = this.taskList[j];
     for (let t = 0; t < this.maxTasks; t++) {
-      out.push(this.pc[t]);
-      out.push(this.vf[t]);
-      out.push(this.left[t]);
-      out.push(this.walk[t]);
+      b[o++] = this.pc[t];
+      b[o++] = this.vf[t];
+      b[o++] = this.left[t];
+      b[o++] = this.walk[t];
     }
+    out.n = o;
     for (const p of this.procs) captureProc(p, out);
     out.push(this.ownerIndex());
   }
@@ -1197,18 +1202,23 @@ export class World implements Host {
   /** The engine's state and the World's scalars that no permutation of tasks touches. */
   private captureShared(out: IntVec): void {
     captureKlp(this.klp, this.patches, this.patchNames, MODULES, out);
-    out.push(this.readers.tasklist);
-    out.push(this.readers.cpus);
-    out.push(this.workQueued ? 1 : 0);
-    out.push(this.adminPc);
-    out.push(this.reversesLeft);
-    out.push(this.forceLeft);
-    out.push(this.downLeft);
-    out.push(this.upLeft);
-    out.push(this.moduleLeft);
-    out.push(this.forkLeft);
-    out.push(this.disablesLeft);
-    for (const o of this.online) out.push(o ? 1 : 0);
+    const online = this.online;
+    out.reserve(11 + online.length);
+    const b = out.buf;
+    let o = out.n;
+    b[o++] = this.readers.tasklist;
+    b[o++] = this.readers.cpus;
+    b[o++] = this.workQueued ? 1 : 0;
+    b[o++] = this.adminPc;
+    b[o++] = this.reversesLeft;
+    b[o++] = this.forceLeft;
+    b[o++] = this.downLeft;
+    b[o++] = this.upLeft;
+    b[o++] = this.moduleLeft;
+    b[o++] = this.forkLeft;
+    b[o++] = this.disablesLeft;
+    for (let c = 0; c < online.length; c++) b[o++] = online[c] ? 1 : 0;
+    out.n = o;
   }
 
   private ownerIndex(): number {
@@ -1346,20 +1356,20 @@ export class World implements Host {
   private taskFingerprint(t: number, byAdmin: number, byWorker: number): void {
     const i = 2 + this.config.cpus + t;
     const sig = this.sig;
-    sig.clear();
-    sig.push(this.cpuOfProc(i));
-    sig.push(this.mem.load(0, addr(Var.PatchState, t)));
-    sig.push(this.mem.load(0, addr(Var.Pending, t)));
-    sig.push(this.taskList.includes(t) ? 1 : 0);
-    sig.push(t === 0 ? this.forkLeft : 0);
-    sig.push(this.pc[t]);
-    sig.push(this.vf[t]);
-    sig.push(this.left[t]);
-    sig.push((this.forcedTasks >> t) & 1);
-    sig.push(this.walkSeen(t));
-    sig.push((byAdmin >> t) & 1);
-    sig.push((byWorker >> t) & 1);
-    const at = sig.n;
+    const b = sig.buf;
+    b[0] = this.cpuOfProc(i);
+    b[1] = this.mem.load(0, addr(Var.PatchState, t));
+    b[2] = this.mem.load(0, addr(Var.Pending, t));
+    b[3] = this.taskList.includes(t) ? 1 : 0;
+    b[4] = t === 0 ? this.forkLeft : 0;
+    b[5] = this.pc[t];
+    b[6] = this.vf[t];
+    b[7] = this.left[t];
+    b[8] = (this.forcedTasks >> t) & 1;
+    b[9] = this.walkSeen(t);
+    b[10] = (byAdmin >> t) & 1;
+    b[11] = (byWorker >> t) & 1;
+    const at = (sig.n = 12);
     captureProc(this.procs[i], sig);
     // The task's own id in its own verb; only these verbs' argument is a task (the handler's is
     // an ops id, which must stay as it is).
@@ -1393,35 +1403,37 @@ export class World implements Host {
     r.at = this.mem instanceof ScMemory ? this.mem.restorePacked(data, at) : this.mem.restore(data, at);
     restoreKlp(this.klp, this.patches, this.patchNames, MODULES, r);
     this.klp.signalsCnt = 0; // not part of the state: see run()
-    this.readers.tasklist = r.next();
-    this.readers.cpus = r.next();
-    this.workQueued = r.next() === 1;
-    this.adminPc = r.next();
-    this.reversesLeft = r.next();
-    this.forceLeft = r.next();
-    this.downLeft = r.next();
-    this.upLeft = r.next();
-    this.moduleLeft = r.next();
-    this.forkLeft = r.next();
-    this.disablesLeft = r.next();
-    for (let c = 0; c < this.online.length; c++) this.online[c] = r.next() === 1;
-    this.forcedTasks = r.next();
-    const n = r.next();
+    let o = r.at;
+    this.readers.tasklist = data[o++];
+    this.readers.cpus = data[o++];
+    this.workQueued = data[o++] === 1;
+    this.adminPc = data[o++];
+    this.reversesLeft = data[o++];
+    this.forceLeft = data[o++];
+    this.downLeft = data[o++];
+    this.upLeft = data[o++];
+    this.moduleLeft = data[o++];
+    this.forkLeft = data[o++];
+    this.disablesLeft = data[o++];
+    for (let c = 0; c < this.online.length; c++) this.online[c] = data[o++] === 1;
+    this.forcedTasks = data[o++];
+    const n = data[o++];
     if (this.taskList.length !== n) this.taskList.length = n;
-    for (let i = 0; i < n; i++) this.taskList[i] = r.next();
+    for (let i = 0; i < n; i++) this.taskList[i] = data[o++];
     for (let t = 0; t < this.maxTasks; t++) {
-      this.pc[t] = r.next();
-      this.vf[t] = r.next();
-      this.left[t] = r.next();
-      this.walk[t] = r.next();
+      this.pc[t] = data[o++];
+      this.vf[t] = data[o++];
+      this.left[t] = data[o++];
+      this.walk[t] = data[o++];
     }
+    r.at = o;
     for (let i = 0; i < this.nprocs; i++) {
       // A proc object is referred to only from its slot (and klp_mutex, restored below): reuse it.
       const p = restoreProc(this.taskOfProc(i), this.procs[i] ?? this.spare[i], r);
       if (p) this.spare[i] = p;
       this.procs[i] = p;
     }
-    const owner = r.next();
+    const owner = data[r.at++];
     this.klp.mutexOwner = owner < 0 ? null : this.procs[owner];
     // A verb may look up a patch that is not on klp_patches (being enabled): keep every one reachable.
     for (const p of this.patches) if (this.klp.detached.get(p.id) !== p && !this.klp.patches.includes(p)) this.klp.detached.set(p.id, p);
