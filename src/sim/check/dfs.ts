@@ -9,40 +9,33 @@ import { ADMIN, GLOBAL, HOTPLUG, NONE, WORKER, type Action, type World } from '.
 
 /**
  * A persistent set at the current state, or null to expand everything. The admin's or the kworker's
- * next step (whichever holds klp_mutex: the other cannot act meanwhile) is tried, each of its forms
- * when a walk of the task list picks the task it goes on at; what they touched (World.footprint: the
- * user and idle tasks whose fields they read or wrote, the locks only fork and hotplug wait for, CPU
- * online) names the processes whose steps depend on them. Those steps and the lead's are persistent:
- * every other task's steps touch other fields and commute with them ("task i's steps touch only task
- * i's fields"). Hotplug and the idle task of the CPU it takes down and up come together (hotplug waits
- * for that idle task to leave its loop, and the idle task runs only while its CPU is online).
- * Finding the set takes its first action: a set is returned with the world left just after that
- * action (the search goes on from there), null with the world as it was.
+ * next step (whichever holds klp_mutex: the other cannot act meanwhile; inside a verb it has one, a
+ * walk of the task list going on at the task World.walkPicks() chose) is tried; what it touched
+ * (World.footprint: the user and idle tasks whose fields it read or wrote, the locks only fork and
+ * hotplug wait for, CPU online) names the processes whose steps depend on it. Those steps and the
+ * lead's are persistent: every other task's steps touch other fields and commute with them ("task
+ * i's steps touch only task i's fields"). Hotplug and the idle task of the CPU it takes down and up
+ * come together (hotplug waits for that idle task to leave its loop, and the idle task runs only while
+ * its CPU is online). Finding the set takes its first action: a set is returned with the world left
+ * just after that action (the search goes on from there), null with the world as it was.
  */
 function persistent(w: World, state: Int32Array, at: number, actions: Action[]): Action[] | null {
   const owner = w.klp.mutexOwner;
   if (owner === null) return retryFirst(w, state, at, actions);
   const lead = w.procs.indexOf(owner);
   if (lead !== ADMIN && lead !== WORKER) return null;
-  const mine = actions.filter((x) => x.proc === lead);
-  if (mine.length === 0) return null;
-  let touched = NONE;
-  // The first form last, so that the world is left just after it.
-  for (let j = mine.length - 1; j >= 0; j--) {
-    const t = tryStep(w, mine[j]);
-    if (t === GLOBAL) {
-      w.restore(state, at);
-      return null;
-    }
-    touched |= t;
-    if (j > 0) w.restore(state, at);
+  const first = actions.find((x) => x.proc === lead);
+  if (!first) return null;
+  const touched = tryStep(w, first);
+  if (touched === GLOBAL) {
+    w.restore(state, at);
+    return null;
   }
-  // mine[0], the step the world is left just after, goes first (the admin's hotplug steps come before
-  // the kworker's among the actions).
-  const rest = actions.filter(
-    (x) => x !== mine[0] && (x.proc === lead || (x.proc > WORKER && touched & (1 << x.proc)) || (touched & HOTPLUG && w.isHotplug(x))),
-  );
-  return [mine[0], ...rest];
+  // The step the world is left just after goes first (the admin's hotplug steps come before the
+  // kworker's among the actions).
+  const set = [first];
+  for (const x of actions) if (x.proc > WORKER ? touched & (1 << x.proc) : touched & HOTPLUG && w.isHotplug(x)) set.push(x);
+  return set;
 }
 
 /**
@@ -106,7 +99,7 @@ class Arena {
       next.set(this.data.subarray(0, at));
       this.data = next;
     }
-    for (let j = 0; j < v.n; j++) this.data[at + j] = v.buf[j];
+    this.data.set(v.buf.subarray(0, v.n), at);
     this.top = at + v.n;
     if (this.top > this.peak) this.peak = this.top;
     return at;
