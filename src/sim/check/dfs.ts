@@ -133,11 +133,21 @@ interface DfsFrame {
  * each claims first.
  */
 export function dfs(w: World, opts: CheckOptions, visited: Visited): CheckResult {
+  const por = opts.por && w.config.memory === 'sc';
+  const merging = w.mergeQuiet;
+  // Quiet lead steps are merged only where the reduction would take them alone anyway.
+  w.mergeQuiet = por;
+  try {
+    return search(w, opts, visited, por);
+  } finally {
+    w.mergeQuiet = merging;
+  }
+}
+
+function search(w: World, opts: CheckOptions, visited: Visited, por: boolean): CheckResult {
   const buf = new IntVec();
   const arena = new Arena();
   const fp = new Fingerprint();
-  const por = opts.por && w.config.memory === 'sc';
-  w.mergeQuiet = por;
   // The key parts of each state on the stack (World.keyParts), by depth: after a step of one task
   // alone only its part is made anew.
   const incremental = opts.symmetry && w.config.memory === 'sc';
@@ -170,13 +180,10 @@ export function dfs(w: World, opts: CheckOptions, visited: Visited): CheckResult
       fingerprint(buf.buf, 0, buf.n, fp);
       opts.terminals.add(`${fp.h1}:${fp.h2}`);
     }
-    if (all.length === 0 && opts.terminalClasses) {
+    if (opts.classes || (all.length === 0 && opts.terminalClasses)) {
       w.key(buf, fp, true);
-      opts.terminalClasses.add(`${fp.h1}:${fp.h2}`);
-    }
-    if (opts.classes) {
-      w.key(buf, fp, true);
-      opts.classes.add(`${fp.h1}:${fp.h2}`);
+      opts.classes?.add(`${fp.h1}:${fp.h2}`);
+      if (all.length === 0) opts.terminalClasses?.add(`${fp.h1}:${fp.h2}`);
     }
     const reduced = por ? persistent(w, arena.data, at, all) : null;
     return { at, actions: reduced ?? all, all: reduced ? all : null, enabled, next: 0, ran: reduced !== null, h1, h2, taken: -1 };

@@ -270,8 +270,8 @@ export class World implements Host {
   private movedTask = -1;
   /**
    * Merge quiet lead steps into the step before them (quietLead()). Sound only under the partial-order
-   * reduction, which would take such a step alone anyway; the unreduced search and the other
-   * strategies take every step on its own.
+   * reduction, which would take such a step alone anyway: dfs() sets it for its search and puts it back
+   * after; the unreduced search and the other strategies take every step on its own.
    */
   mergeQuiet = false;
   /**
@@ -740,8 +740,8 @@ export class World implements Host {
    * waits for, and changing none of the invariants' inputs. At such a state that step alone is a
    * persistent set (dfs.ts), and the state before it is not worth storing: the step is merged into
    * the one before (mergeQuiet). These are the steps of klp_try_complete_transition() that take and
-   * drop its locks, go on to a task that cannot change its own state (a look at its patch_state), or
-   * give up until the retry; mergeStep() checks each prediction once taken. Else null.
+   * drop its locks, or give up until the retry; mergeStep() checks each prediction once taken. Else
+   * null.
    */
   private quietLead(): Action | null {
     const owner = this.klp.mutexOwner;
@@ -759,15 +759,15 @@ export class World implements Host {
       case 1:
       case 2:
         if (this.walkGoesOn(i)) return null;
-        // The walk is over: read_unlock(&tasklist_lock).
-        quiet = this.forkLeft === 0 && f.i + f.pc - 1 >= this.taskList.length;
+        // The walk is over (its next ask is past the last task): read_unlock(&tasklist_lock).
+        quiet = this.forkLeft === 0 && f.i + WALK_STEPS[Fn.TryCompleteTransition]![f.pc] >= this.taskList.length;
         break;
       case 3: // cpus_read_lock(), which only hotplug waits for
         quiet = !this.hotplugAhead() && this.readers.cpus >= 0;
         break;
-      case 4: // every idle task checked: cpus_read_unlock()
+      case 4: // every idle task checked: cpus_read_unlock() (at pc 5 the loop index moves on first)
       case 5:
-        quiet = !this.hotplugAhead() && f.i + f.pc - 4 >= cpus;
+        quiet = !this.hotplugAhead() && f.i + (f.pc === 5 ? 1 : 0) >= cpus;
         break;
       case 7: {
         // Not complete: queue the retry, return, and the caller drops klp_mutex.
@@ -1344,7 +1344,9 @@ export class World implements Host {
   private walkSeen(t: number): number {
     const w = this.walk[t];
     if (w !== AT) return w;
-    const frames = this.klp.mutexOwner?.frames ?? [];
+    const owner = this.klp.mutexOwner;
+    if (owner === null) return AT;
+    const frames = owner.frames;
     for (let j = frames.length - 1; j >= 0; j--) {
       const steps = WALK_STEPS[frames[j].fn as Fn];
       if (steps) return steps[frames[j].pc] === undefined ? AT : PASSED;
@@ -1356,6 +1358,8 @@ export class World implements Host {
   private taskFingerprint(t: number, byAdmin: number, byWorker: number): void {
     const i = 2 + this.config.cpus + t;
     const sig = this.sig;
+    sig.clear();
+    sig.reserve(12);
     const b = sig.buf;
     b[0] = this.cpuOfProc(i);
     b[1] = this.mem.load(0, addr(Var.PatchState, t));
