@@ -32,6 +32,7 @@ import {
   type Proc,
 } from '../engine/index.js';
 import { addr, Var } from '../engine/memory.js';
+import { symposOf } from '../naming/sites.js';
 import { checkCompatible, checkPatchable, compiledFromFunction, compileIn, type Compiled } from './compile.js';
 import { NodeHost, type HostRuntime } from './host.js';
 import { startControl } from './control.js';
@@ -526,12 +527,8 @@ export class Runtime implements Dispatch, HostRuntime {
   functions(module: string): FunctionInfo[] {
     const rec = this.byName.get(module);
     if (!rec) throw new LpError('LP_ERR_NOT_INSTRUMENTED', `no instrumented module '${module}': see the module list (livepatch modules)`);
-    const seen = new Map<string, number>();
-    return rec.table.s.map(([name, kind, line, column, unpatchable]) => {
-      const sympos = (seen.get(name) ?? 0) + 1;
-      seen.set(name, sympos);
-      return { name, sympos, kind, line, column, unpatchable };
-    });
+    const sympos = symposOf(rec.table.s.map((row) => row[0]));
+    return rec.table.s.map(([name, kind, line, column, unpatchable], i) => ({ name, sympos: sympos[i], kind, line, column, unpatchable }));
   }
 
   /** Resolves when no transition is in progress (or after `timeoutMs`, false). */
