@@ -7,12 +7,10 @@ import { channel } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import { isMainThread } from 'node:worker_threads';
 import {
-  copyProcess,
   enablePatchProc,
   enabledStoreProc,
   forbiddenCode,
   forceStoreProc,
-  handlerProc,
   isLpError,
   Klp,
   LpError,
@@ -20,7 +18,6 @@ import {
   patchViews,
   pending,
   runToEnd,
-  schedTrySwitchProc,
   Shadow,
   targetState,
   transitionWorkProc,
@@ -35,18 +32,19 @@ import {
   type Proc,
 } from '../engine/index.js';
 import { addr, Var } from '../engine/memory.js';
+import { symposOf } from '../naming/sites.js';
 import { checkCompatible, checkPatchable, compiledFromFunction, compileIn, type Compiled } from './compile.js';
 import { NodeHost, type HostRuntime } from './host.js';
 import { startControl } from './control.js';
 import { installHttpTasks } from './http.js';
 import { excerpt, LOG_REPLY_BUDGET, MAX_LOG_LINE } from './limits.js';
 import { CALLBACKS, parsePatchFile, type Code, type PatchFile, type PatchObjectFile } from './patchfile.js';
+import { CPU, DECISIONS, type Decisions } from './decisions.js';
 import { CODE_STRIDE, ModuleRecord, type Dispatch } from './registry.js';
 import { ADMIN_TASK, ROOT_TASK, stampActivations, Tasks, type Task } from './tasks.js';
 import type { BlockedTask, FunctionInfo, ModuleInfo, PatchInfo, TransitionStatus } from './types.js';
 
 const LEVELS: Record<LogLevel | 'off', number> = { off: 0, err: 1, warn: 2, notice: 3, debug: 4, trace: 5 };
-const CPU = 0;
 const LOG_KEEP = 2000;
 
 /** A compiled replacement: code id → the function a redirected call runs. */
@@ -66,8 +64,10 @@ const logChannel = channel('livepatch:log');
 const signalChannel = channel('livepatch:signal');
 
 export class Runtime implements Dispatch, HostRuntime {
-  readonly tasks = new Tasks();
+  readonly tasks: Tasks;
   readonly klp: Klp;
+  /** The decisions this runtime takes (decisions.ts; the model checker's mutation tests change one). */
+  private readonly decide: Decisions;
   readonly shadow: Shadow;
   runningTask: Task | null = null;
   /** Index = base / CODE_STRIDE; slot 0 is the replacements' range. */
@@ -96,7 +96,9 @@ export class Runtime implements Dispatch, HostRuntime {
   /** Milliseconds between the kernel-style retries of an unfinished transition. */
   retryMs = 1000;
 
-  constructor(opts: { logLevel?: LogLevel | 'off' } = {}) {
+  constructor(opts: { logLevel?: LogLevel | 'off'; decisions?: Decisions } = {}) {
+    this.decide = opts.decisions ?? DECISIONS;
+    this.tasks = new Tasks(this.decide);
     const env = process.env.LIVEPATCH_LOG as LogLevel | 'off' | undefined;
     this.threshold = LEVELS[opts.logLevel ?? (env && Object.hasOwn(LEVELS, env) ? env : 'notice')];
     this.klp = new Klp(new NodeHost(this));
@@ -132,20 +134,19 @@ export class Runtime implements Dispatch, HostRuntime {
     let target = this.decided.get(code);
     if (target === undefined) {
       try {
-        const ops = this.klp.findOps(code);
-        target = ops < 0 ? code : runToEnd(this.klp, handlerProc(CPU, this.tasks.current().id, ops));
+        target = this.decide.handlerAnswer(this.klp, this.tasks.current().id, code);
       } catch (e) {
         // A bug of ours must not become an exception in the application's call: fail open, once loudly.
         if (!this.handlerFailed) this.log('err', `livepatch: the handler failed, running original code: ${(e as Error).stack ?? String(e)}`);
         this.handlerFailed = true;
         return m;
       }
-      if (this.klp.transitionPatch === null) this.decided.set(code, target);
+      if (this.decide.answerMemoizable(this.klp)) this.decided.set(code, target);
     }
     if (target === code) return m;
     const rep = this.replacements.get(target);
     if (!rep) return m;
-    if (this.klp.transitionPatch === null && !rep.async && !rep.generator) m.direct[code - m.base] = rep.fn;
+    if (this.decide.directCallable(this.klp, rep.async || rep.generator)) m.direct[code - m.base] = rep.fn;
     return this.invoke(rep, target, thisArg, args);
   }
 
@@ -177,7 +178,7 @@ export class Runtime implements Dispatch, HostRuntime {
       this.endTask(task);
       return;
     }
-    if (this.klp.transitionPatch && pending(this.klp, task.id)) this.kick(task);
+    if (this.decide.kickWanted(this.klp, task.id)) this.kick(task);
   }
 
   // ---- tasks ----
@@ -186,10 +187,7 @@ export class Runtime implements Dispatch, HostRuntime {
   startTask(name: string): Task {
     const parent = this.tasks.current();
     const task = this.tasks.create(name);
-    copyProcess(this.klp, CPU, parent.id, task.id);
-    // Nothing of it is on any stack yet: like a forked child leaving the kernel through the syscall exit,
-    // it switches at once.
-    runToEnd(this.klp, updatePatchStateProc(CPU, task.id));
+    this.decide.startChild(this.klp, parent.id, task.id);
     return task;
   }
 
@@ -211,18 +209,20 @@ export class Runtime implements Dispatch, HostRuntime {
     task.kickQueued = true;
     queueMicrotask(() => {
       task.kickQueued = false;
-      if (!this.klp.transitionPatch || task.ended) return;
-      if (pending(this.klp, task.id)) runToEnd(this.klp, schedTrySwitchProc(CPU, task.id));
-      if (!pending(this.klp, task.id)) this.maybeComplete();
+      if (this.decide.kickSwitch(this.klp, task.id, task.ended)) this.maybeComplete();
     });
   }
 
   /** When no task is left pending, complete now rather than at the next retry. */
   private maybeComplete(): void {
-    if (!this.klp.transitionPatch || this.klp.mutexOwner !== null) return;
-    if (pending(this.klp, ROOT_TASK)) return;
-    for (const t of this.tasks.live) if (pending(this.klp, t.id)) return;
+    if (!this.decide.completionDue(this.klp, this.liveIds())) return;
     this.admin(null, () => runToEnd(this.klp, transitionWorkProc(CPU, ADMIN_TASK)));
+  }
+
+  /** Every live task's id, the root task's first. */
+  private *liveIds(): Iterable<number> {
+    yield ROOT_TASK;
+    for (const t of this.tasks.live) yield t.id;
   }
 
   signal(task: Task): void {
@@ -528,12 +528,8 @@ export class Runtime implements Dispatch, HostRuntime {
   functions(module: string): FunctionInfo[] {
     const rec = this.byName.get(module);
     if (!rec) throw new LpError('LP_ERR_NOT_INSTRUMENTED', `no instrumented module '${module}': see the module list (livepatch modules)`);
-    const seen = new Map<string, number>();
-    return rec.table.s.map(([name, kind, line, column, unpatchable]) => {
-      const sympos = (seen.get(name) ?? 0) + 1;
-      seen.set(name, sympos);
-      return { name, sympos, kind, line, column, unpatchable };
-    });
+    const sympos = symposOf(rec.table.s.map((row) => row[0]));
+    return rec.table.s.map(([name, kind, line, column, unpatchable], i) => ({ name, sympos: sympos[i], kind, line, column, unpatchable }));
   }
 
   /** Resolves when no transition is in progress (or after `timeoutMs`, false). */

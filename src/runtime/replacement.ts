@@ -7,7 +7,7 @@
 import { Parser, getLineInfo, type AnyNode, type Expression, type Function as FnNode, type FunctionExpression, type Node, type Property } from 'acorn';
 import { base, recursive, type RecursiveVisitors } from 'acorn-walk';
 import { LpError } from '../engine/errors.js';
-import { declaredNames, patternNames } from './instrument.js';
+import { declaredNames, patternNames } from '../naming/sites.js';
 
 export interface ParsedReplacement {
   /** Evaluates to the function in a strict direct eval. */
