@@ -7,12 +7,10 @@ import { channel } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import { isMainThread } from 'node:worker_threads';
 import {
-  copyProcess,
   enablePatchProc,
   enabledStoreProc,
   forbiddenCode,
   forceStoreProc,
-  handlerProc,
   isLpError,
   Klp,
   LpError,
@@ -20,7 +18,6 @@ import {
   patchViews,
   pending,
   runToEnd,
-  schedTrySwitchProc,
   Shadow,
   targetState,
   transitionWorkProc,
@@ -42,12 +39,12 @@ import { startControl } from './control.js';
 import { installHttpTasks } from './http.js';
 import { CALLBACKS, parsePatchFile, type Code, type PatchFile, type PatchObjectFile } from './patchfile.js';
 import { ASK, HookCells, ORIGINAL } from './cells.js';
+import { CPU, DECISIONS, type Decisions } from './decisions.js';
 import { CODE_STRIDE, ModuleRecord, type Dispatch } from './registry.js';
 import { ADMIN_TASK, ROOT_TASK, stampActivations, Tasks, type Task } from './tasks.js';
 import type { BlockedTask, FunctionInfo, ModuleInfo, PatchInfo, TransitionStatus } from './types.js';
 
 const LEVELS: Record<LogLevel | 'off', number> = { off: 0, err: 1, warn: 2, notice: 3, debug: 4, trace: 5 };
-const CPU = 0;
 const LOG_KEEP = 2000;
 
 /** A compiled replacement: code id → the function a redirected call runs. */
@@ -69,8 +66,10 @@ const logChannel = channel('livepatch:log');
 const signalChannel = channel('livepatch:signal');
 
 export class Runtime implements Dispatch, HostRuntime {
-  readonly tasks = new Tasks();
+  readonly tasks: Tasks;
   readonly klp: Klp;
+  /** The decisions this runtime takes (decisions.ts; the model checker's mutation tests change one). */
+  private readonly decide: Decisions;
   readonly shadow: Shadow;
   runningTask: Task | null = null;
   /** Index = base / CODE_STRIDE; slot 0 is the replacements' range. */
@@ -96,7 +95,9 @@ export class Runtime implements Dispatch, HostRuntime {
   /** Milliseconds between the kernel-style retries of an unfinished transition. */
   retryMs = 1000;
 
-  constructor(opts: { logLevel?: LogLevel | 'off' } = {}) {
+  constructor(opts: { logLevel?: LogLevel | 'off'; decisions?: Decisions } = {}) {
+    this.decide = opts.decisions ?? DECISIONS;
+    this.tasks = new Tasks(this.decide);
     const env = process.env.LIVEPATCH_LOG as LogLevel | 'off' | undefined;
     this.threshold = LEVELS[opts.logLevel ?? (env && env in LEVELS ? env : 'notice')];
     this.klp = new Klp(new NodeHost(this));
@@ -145,8 +146,7 @@ export class Runtime implements Dispatch, HostRuntime {
   /** klp_ftrace_handler(): the code `task` runs for a call of `code`; `code` itself on a failure of ours. */
   private handle(code: number, task: number): number {
     try {
-      const ops = this.klp.findOps(code);
-      return ops < 0 ? code : runToEnd(this.klp, handlerProc(CPU, task, ops));
+      return this.decide.handlerAnswer(this.klp, task, code);
     } catch (e) {
       // A bug of ours must not become an exception in the application's call: fail open, once loudly.
       if (!this.handlerFailed) this.log('err', `livepatch: the handler failed, running original code: ${(e as Error).stack ?? String(e)}`);
@@ -183,7 +183,7 @@ export class Runtime implements Dispatch, HostRuntime {
       this.endTask(task);
       return;
     }
-    if (this.klp.transitionPatch && pending(this.klp, task.id)) this.kick(task);
+    if (this.decide.kickWanted(this.klp, task.id)) this.kick(task);
   }
 
   // ---- tasks ----
@@ -192,10 +192,7 @@ export class Runtime implements Dispatch, HostRuntime {
   startTask(name: string): Task {
     const parent = this.tasks.current();
     const task = this.tasks.create(name);
-    copyProcess(this.klp, CPU, parent.id, task.id);
-    // Nothing of it is on any stack yet: like a forked child leaving the kernel through the syscall exit,
-    // it switches at once.
-    runToEnd(this.klp, updatePatchStateProc(CPU, task.id));
+    this.decide.startChild(this.klp, parent.id, task.id);
     return task;
   }
 
@@ -217,18 +214,20 @@ export class Runtime implements Dispatch, HostRuntime {
     task.kickQueued = true;
     queueMicrotask(() => {
       task.kickQueued = false;
-      if (!this.klp.transitionPatch || task.ended) return;
-      if (pending(this.klp, task.id)) runToEnd(this.klp, schedTrySwitchProc(CPU, task.id));
-      if (!pending(this.klp, task.id)) this.maybeComplete();
+      if (this.decide.kickSwitch(this.klp, task.id, task.ended)) this.maybeComplete();
     });
   }
 
   /** When no task is left pending, complete now rather than at the next retry. */
   private maybeComplete(): void {
-    if (!this.klp.transitionPatch || this.klp.mutexOwner !== null) return;
-    if (pending(this.klp, ROOT_TASK)) return;
-    for (const t of this.tasks.live) if (pending(this.klp, t.id)) return;
+    if (!this.decide.completionDue(this.klp, this.liveIds())) return;
     this.admin(null, () => runToEnd(this.klp, transitionWorkProc(CPU, ADMIN_TASK)));
+  }
+
+  /** Every live task's id, the root task's first. */
+  private *liveIds(): Iterable<number> {
+    yield ROOT_TASK;
+    for (const t of this.tasks.live) yield t.id;
   }
 
   signal(task: Task): void {
@@ -321,7 +320,7 @@ export class Runtime implements Dispatch, HostRuntime {
     const on = readers.filter((r) => r.on);
     if (on.length === 0) return undefined;
     const entries: Array<0 | 1 | ((...a: unknown[]) => unknown)> = new Array(Math.max(...on.map((r) => r.hooked.length))).fill(ORIGINAL);
-    const settled = this.klp.transitionPatch === null && readers.length === 1;
+    const settled = this.decide.answerMemoizable(this.klp) && readers.length === 1;
     for (const rec of on) {
       rec.hooked.forEach((h, i) => {
         if (h !== 1) return;
@@ -335,9 +334,13 @@ export class Runtime implements Dispatch, HostRuntime {
     return entries;
   }
 
-  /** What a settled call of `rep` runs: the replacement itself, or with its activation tracked. */
+  /**
+   * What a settled call of `rep` runs: the replacement itself when it may skip the runtime, else (an
+   * async function or a generator: an activation the task's stack must count) a wrapper that skips
+   * only the handler.
+   */
   private directOf(rep: Replacement, code: number): (...args: unknown[]) => unknown {
-    if (!rep.async && !rep.generator) return rep.fn;
+    if (this.decide.directCallable(this.klp, rep.async || rep.generator)) return rep.fn;
     const rt = this;
     return (rep.direct ??= function (this: unknown, ...args: unknown[]) {
       return rt.invoke(rep, code, this, args);
