@@ -37,7 +37,9 @@ import { checkCompatible, checkPatchable, compiledFromFunction, compileIn, type 
 import { NodeHost, type HostRuntime } from './host.js';
 import { startControl } from './control.js';
 import { installHttpTasks } from './http.js';
+import { excerpt, LOG_REPLY_BUDGET, MAX_LOG_LINE } from './limits.js';
 import { CALLBACKS, parsePatchFile, type Code, type PatchFile, type PatchObjectFile } from './patchfile.js';
+import { ASK, HookCells, ORIGINAL } from './cells.js';
 import { CPU, DECISIONS, type Decisions } from './decisions.js';
 import { CODE_STRIDE, ModuleRecord, type Dispatch } from './registry.js';
 import { ADMIN_TASK, ROOT_TASK, stampActivations, Tasks, type Task } from './tasks.js';
@@ -49,6 +51,8 @@ const LOG_KEEP = 2000;
 /** A compiled replacement: code id → the function a redirected call runs. */
 interface Replacement extends Compiled {
   patch: string;
+  /** An async one's or a generator's settled call (directOf), made once. */
+  direct?: (...args: unknown[]) => unknown;
 }
 
 /** A patch file's objects the engine knows only by name: kept to compile them when the module comes. */
@@ -73,12 +77,9 @@ export class Runtime implements Dispatch, HostRuntime {
   private readonly modules: Array<ModuleRecord | null> = [null];
   private readonly byName = new Map<string, ModuleRecord>();
   private readonly replacements = new Map<number, Replacement>();
-  /**
-   * The handler's answer per hooked code while no transition runs: then it depends on no task (every
-   * func->transition is clear, so each stack's top wins) and changes only in an admin verb, after
-   * which this is emptied.
-   */
-  private readonly decided = new Map<number, number>();
+  /** The hook cells (cells.ts) and the module instances reading each. */
+  private readonly cells = new HookCells();
+  private readonly cellReaders = new Map<string, ModuleRecord[]>();
   private handlerFailed = false;
   private nextReplacement = 1;
   private readonly pendingObjects = new Map<string, PendingObject[]>();
@@ -99,7 +100,7 @@ export class Runtime implements Dispatch, HostRuntime {
     this.decide = opts.decisions ?? DECISIONS;
     this.tasks = new Tasks(this.decide);
     const env = process.env.LIVEPATCH_LOG as LogLevel | 'off' | undefined;
-    this.threshold = LEVELS[opts.logLevel ?? (env && env in LEVELS ? env : 'notice')];
+    this.threshold = LEVELS[opts.logLevel ?? (env && Object.hasOwn(LEVELS, env) ? env : 'notice')];
     this.klp = new Klp(new NodeHost(this));
     this.shadow = new Shadow((level, line) => this.log(level, line));
     this.klp.initTask(ROOT_TASK);
@@ -109,13 +110,19 @@ export class Runtime implements Dispatch, HostRuntime {
   // ---- the ABI called by instrumented code (see docs/runtime.md) ----
 
   /** `__lp$M`: a module starts evaluating. Its patches apply now (module coming). */
-  module(id: string, sha256: string, sites: string, evalHost: (s: string) => unknown): ModuleRecord {
+  module(id: string, sha256: string, sites: string, evalHost: (s: string) => unknown, cell: string): ModuleRecord {
     let name = id;
     for (let n = 2; this.byName.has(name); n++) name = `${id}#${n}`;
     if (name !== id) this.log('warn', `livepatch: module '${id}' evaluated again: this instance is object '${name}'`);
-    const rec = new ModuleRecord(this, name, sha256, sites, evalHost, this.modules.length * CODE_STRIDE);
+    const rec = new ModuleRecord(this, name, sha256, sites, evalHost, this.modules.length * CODE_STRIDE, cell);
     this.modules.push(rec);
     this.byName.set(name, rec);
+    const readers = this.cellReaders.get(cell);
+    if (readers) readers.push(rec);
+    else {
+      this.cellReaders.set(cell, [rec]);
+      this.cells.set(cell, undefined);
+    }
     try {
       this.moduleComing(rec);
     } catch (e) {
@@ -130,23 +137,23 @@ export class Runtime implements Dispatch, HostRuntime {
   }
 
   redirect(m: ModuleRecord, code: number, thisArg: unknown, args: ArrayLike<unknown>): unknown {
-    let target = this.decided.get(code);
-    if (target === undefined) {
-      try {
-        target = this.decide.handlerAnswer(this.klp, this.tasks.current().id, code);
-      } catch (e) {
-        // A bug of ours must not become an exception in the application's call: fail open, once loudly.
-        if (!this.handlerFailed) this.log('err', `livepatch: the handler failed, running original code: ${(e as Error).stack ?? String(e)}`);
-        this.handlerFailed = true;
-        return m;
-      }
-      if (this.decide.answerMemoizable(this.klp)) this.decided.set(code, target);
-    }
+    const target = this.handle(code, this.tasks.current().id);
     if (target === code) return m;
     const rep = this.replacements.get(target);
     if (!rep) return m;
-    if (this.decide.directCallable(this.klp, rep.async || rep.generator)) m.direct[code - m.base] = rep.fn;
     return this.invoke(rep, target, thisArg, args);
+  }
+
+  /** klp_ftrace_handler(): the code `task` runs for a call of `code`; `code` itself on a failure of ours. */
+  private handle(code: number, task: number): number {
+    try {
+      return this.decide.handlerAnswer(this.klp, task, code);
+    } catch (e) {
+      // A bug of ours must not become an exception in the application's call: fail open, once loudly.
+      if (!this.handlerFailed) this.log('err', `livepatch: the handler failed, running original code: ${(e as Error).stack ?? String(e)}`);
+      this.handlerFailed = true;
+      return code;
+    }
   }
 
   /** Run a replacement; an async one or a generator is an activation of its code in the task. */
@@ -250,8 +257,9 @@ export class Runtime implements Dispatch, HostRuntime {
    * Run an admin verb. `running` is the task whose code called us (its synchronous frames are on the
    * stack, so it cannot be switched before they return), or null when the runtime itself calls.
    */
-  private admin<T>(running: Task | null, verb: () => T): T {
+  private admin<T>(running: Task | null, verb: () => T, changesCode = true): T {
     const wasIdle = this.klp.transitionPatch === null;
+    if (changesCode) this.cells.unsettle();
     this.runningTask = running;
     try {
       return verb();
@@ -262,7 +270,6 @@ export class Runtime implements Dispatch, HostRuntime {
   }
 
   private afterVerb(wasIdle: boolean, running: Task | null): void {
-    this.decided.clear();
     this.refreshHooks();
     this.releaseFreed();
     stampActivations(this.klp.transitionPatch !== null);
@@ -279,16 +286,14 @@ export class Runtime implements Dispatch, HostRuntime {
   }
 
   /**
-   * Set each module's `on` flag, true exactly while one of its functions is on a func stack, and its
-   * per-site marks. The flag goes up last: a hook that sees it sees the marks.
+   * Set each module's `on` flag, true exactly while one of its functions is on a func stack, its
+   * per-site marks, and the hook cells (cells.ts). The cells go last: a hook that asks the handler
+   * sees the marks.
    */
   private refreshHooks(): void {
     const now = new Set<ModuleRecord>();
     const { klp } = this;
-    for (const rec of this.hooked) {
-      rec.hooked.fill(0);
-      rec.direct.length = 0;
-    }
+    for (const rec of this.hooked) rec.hooked.fill(0);
     klp.opsOldFunc.forEach((code, ops) => {
       if (klp.mem.load(CPU, addr(Var.StackHead, ops)) === 0) return;
       const rec = this.modules[Math.floor(code / CODE_STRIDE)];
@@ -297,10 +302,50 @@ export class Runtime implements Dispatch, HostRuntime {
       rec.hooked[code - rec.base] = 1;
       now.add(rec);
     });
-    for (const rec of this.hooked) if (!now.has(rec)) rec.on = false;
-    for (const rec of now) rec.on = true;
+    const cells = new Set<string>();
+    for (const rec of this.hooked) if (!now.has(rec)) ((rec.on = false), cells.add(rec.cell));
+    for (const rec of now) ((rec.on = true), cells.add(rec.cell));
     this.hooked.clear();
     for (const rec of now) this.hooked.add(rec);
+    for (const cell of cells) this.cells.set(cell, this.cellEntries(this.cellReaders.get(cell)!));
+  }
+
+  /**
+   * A cell's entries: for each site on a func stack, the function every call runs when the answer is
+   * settled, else ASK. Settled means: no transition runs (every func->transition is clear, so the top
+   * of each func stack wins whatever the task) and one instance reads the cell (its entries hold that
+   * instance's replacements). The answer changes only in an admin verb, which unsettles the cells
+   * when it starts and calls this when it ends.
+   */
+  private cellEntries(readers: readonly ModuleRecord[]): Array<0 | 1 | ((...a: unknown[]) => unknown)> | undefined {
+    const on = readers.filter((r) => r.on);
+    if (on.length === 0) return undefined;
+    const entries: Array<0 | 1 | ((...a: unknown[]) => unknown)> = new Array(Math.max(...on.map((r) => r.hooked.length))).fill(ORIGINAL);
+    const settled = this.decide.answerMemoizable(this.klp) && readers.length === 1;
+    for (const rec of on) {
+      rec.hooked.forEach((h, i) => {
+        if (h !== 1) return;
+        if (!settled) return void (entries[i] = ASK);
+        const code = rec.base + i;
+        const target = this.handle(code, ROOT_TASK);
+        const rep = target === code ? undefined : this.replacements.get(target);
+        entries[i] = rep ? this.directOf(rep, target) : ORIGINAL;
+      });
+    }
+    return entries;
+  }
+
+  /**
+   * What a settled call of `rep` runs: the replacement itself when it may skip the runtime, else (an
+   * async function or a generator: an activation the task's stack must count) a wrapper that skips
+   * only the handler.
+   */
+  private directOf(rep: Replacement, code: number): (...args: unknown[]) => unknown {
+    if (this.decide.directCallable(this.klp, rep.async || rep.generator)) return rep.fn;
+    const rt = this;
+    return (rep.direct ??= function (this: unknown, ...args: unknown[]) {
+      return rt.invoke(rep, code, this, args);
+    });
   }
 
   /** Drop the compiled code of patches the engine has freed. */
@@ -413,11 +458,17 @@ export class Runtime implements Dispatch, HostRuntime {
     }
     this.coming = rec.name;
     try {
-      const p = this.admin(this.callerTask(), () => {
-        const proc = moduleComingProc(this.klp, CPU, ADMIN_TASK, rec.name);
-        runToEnd(this.klp, proc);
-        return proc;
-      });
+      // A module no patch names changes no func stack: the other modules' settled answers stand.
+      const named = this.klp.patches.some((p) => p.objs.some((o) => o.name === rec.name));
+      const p = this.admin(
+        this.callerTask(),
+        () => {
+          const proc = moduleComingProc(this.klp, CPU, ADMIN_TASK, rec.name);
+          runToEnd(this.klp, proc);
+          return proc;
+        },
+        named,
+      );
       if (p.error) throw p.error;
     } finally {
       this.coming = null;
@@ -543,7 +594,9 @@ export class Runtime implements Dispatch, HostRuntime {
 
   // ---- host services ----
 
-  log(level: LogLevel, line: string): void {
+  log(level: LogLevel, text: string): void {
+    // Lines echo names from patch files and requests: each is cut to a bounded size before it is kept.
+    const line = excerpt(text, MAX_LOG_LINE);
     this.logLines.push(line);
     this.logCount++;
     if (this.logLines.length > LOG_KEEP) this.logLines.shift();
@@ -551,10 +604,22 @@ export class Runtime implements Dispatch, HostRuntime {
     if (LEVELS[level] <= this.threshold) process.stderr.write(`${line}\n`);
   }
 
-  /** Log lines after cursor `since` (the `next` of an earlier call; 0 = all that are kept). */
-  logSince(since = 0): { next: number; lines: string[] } {
+  /**
+   * Log lines after cursor `since` (the `next` of an earlier call; 0 = all that are kept), at most
+   * LOG_REPLY_BUDGET units of them: then `more` is set and `next` points at the first line left.
+   */
+  logSince(since = 0): { next: number; lines: string[]; more?: true } {
     const first = this.logCount - this.logLines.length;
-    return { next: this.logCount, lines: this.logLines.slice(Math.max(0, since - first)) };
+    const start = Math.min(Math.max(0, since - first), this.logLines.length);
+    const lines: string[] = [];
+    let size = 0;
+    for (let i = start; i < this.logLines.length; i++) {
+      size += this.logLines[i].length;
+      if (size > LOG_REPLY_BUDGET && lines.length > 0) break;
+      lines.push(this.logLines[i]);
+    }
+    const next = first + start + lines.length;
+    return next < this.logCount ? { next, lines, more: true } : { next, lines };
   }
 
   lookupSymbol(obj: string, name: string): readonly number[] {
