@@ -39,6 +39,7 @@ import { startControl } from './control.js';
 import { installHttpTasks } from './http.js';
 import { CALLBACKS, parsePatchFile, type Code, type PatchFile, type PatchObjectFile } from './patchfile.js';
 import { ASK, HookCells, ORIGINAL } from './cells.js';
+import { CountingMemory } from './pending.js';
 import { CPU, DECISIONS, type Decisions } from './decisions.js';
 import { CODE_STRIDE, ModuleRecord, type Dispatch } from './registry.js';
 import { ADMIN_TASK, ROOT_TASK, stampActivations, Tasks, type Task } from './tasks.js';
@@ -68,6 +69,7 @@ const signalChannel = channel('livepatch:signal');
 export class Runtime implements Dispatch, HostRuntime {
   readonly tasks: Tasks;
   readonly klp: Klp;
+  private readonly mem = new CountingMemory();
   /** The decisions this runtime takes (decisions.ts; the model checker's mutation tests change one). */
   private readonly decide: Decisions;
   readonly shadow: Shadow;
@@ -100,7 +102,7 @@ export class Runtime implements Dispatch, HostRuntime {
     this.tasks = new Tasks(this.decide);
     const env = process.env.LIVEPATCH_LOG as LogLevel | 'off' | undefined;
     this.threshold = LEVELS[opts.logLevel ?? (env && env in LEVELS ? env : 'notice')];
-    this.klp = new Klp(new NodeHost(this));
+    this.klp = new Klp(new NodeHost(this), this.mem);
     this.shadow = new Shadow((level, line) => this.log(level, line));
     this.klp.initTask(ROOT_TASK);
     this.klp.initTask(ADMIN_TASK);
@@ -198,7 +200,10 @@ export class Runtime implements Dispatch, HostRuntime {
 
   /** The task's owner is done with it; it goes once its last activation ends. */
   endTask(task: Task): void {
-    if (this.tasks.end(task) && this.klp.transitionPatch) this.maybeComplete();
+    if (!this.tasks.end(task)) return;
+    // release_task(): the task is gone, its flag with it (its id's next task gets both from its parent).
+    this.mem.store(CPU, addr(Var.Pending, task.id), 0);
+    if (this.klp.transitionPatch) this.maybeComplete();
   }
 
   /** klp_update_patch_state(current): the caller vouches that no function being changed is active in its task. */
@@ -220,6 +225,9 @@ export class Runtime implements Dispatch, HostRuntime {
 
   /** When no task is left pending, complete now rather than at the next retry. */
   private maybeComplete(): void {
+    // Some task is still pending: completionDue() would scan every live task to say no. The count is
+    // exact (pending.ts), so the scan runs only when it is zero, i.e. once, when it will complete.
+    if (this.mem.pendingTasks !== 0) return;
     if (!this.decide.completionDue(this.klp, this.liveIds())) return;
     this.admin(null, () => runToEnd(this.klp, transitionWorkProc(CPU, ADMIN_TASK)));
   }
@@ -232,7 +240,7 @@ export class Runtime implements Dispatch, HostRuntime {
 
   signal(task: Task): void {
     signalChannel.publish({ id: task.id, name: task.name });
-    for (const cb of task.signalListeners) {
+    for (const cb of task.signalListeners ?? []) {
       try {
         cb();
       } catch (e) {
