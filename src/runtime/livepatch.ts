@@ -37,6 +37,7 @@ import { checkCompatible, checkPatchable, compiledFromFunction, compileIn, type 
 import { NodeHost, type HostRuntime } from './host.js';
 import { startControl } from './control.js';
 import { installHttpTasks } from './http.js';
+import { excerpt, LOG_REPLY_BUDGET, MAX_LOG_LINE } from './limits.js';
 import { CALLBACKS, parsePatchFile, type Code, type PatchFile, type PatchObjectFile } from './patchfile.js';
 import { ASK, HookCells, ORIGINAL } from './cells.js';
 import { CountingMemory } from './pending.js';
@@ -101,7 +102,7 @@ export class Runtime implements Dispatch, HostRuntime {
     this.decide = opts.decisions ?? DECISIONS;
     this.tasks = new Tasks(this.decide);
     const env = process.env.LIVEPATCH_LOG as LogLevel | 'off' | undefined;
-    this.threshold = LEVELS[opts.logLevel ?? (env && env in LEVELS ? env : 'notice')];
+    this.threshold = LEVELS[opts.logLevel ?? (env && Object.hasOwn(LEVELS, env) ? env : 'notice')];
     this.klp = new Klp(new NodeHost(this), this.mem);
     this.shadow = new Shadow((level, line) => this.log(level, line));
     this.klp.initTask(ROOT_TASK);
@@ -601,7 +602,9 @@ export class Runtime implements Dispatch, HostRuntime {
 
   // ---- host services ----
 
-  log(level: LogLevel, line: string): void {
+  log(level: LogLevel, text: string): void {
+    // Lines echo names from patch files and requests: each is cut to a bounded size before it is kept.
+    const line = excerpt(text, MAX_LOG_LINE);
     this.logLines.push(line);
     this.logCount++;
     if (this.logLines.length > LOG_KEEP) this.logLines.shift();
@@ -609,10 +612,22 @@ export class Runtime implements Dispatch, HostRuntime {
     if (LEVELS[level] <= this.threshold) process.stderr.write(`${line}\n`);
   }
 
-  /** Log lines after cursor `since` (the `next` of an earlier call; 0 = all that are kept). */
-  logSince(since = 0): { next: number; lines: string[] } {
+  /**
+   * Log lines after cursor `since` (the `next` of an earlier call; 0 = all that are kept), at most
+   * LOG_REPLY_BUDGET units of them: then `more` is set and `next` points at the first line left.
+   */
+  logSince(since = 0): { next: number; lines: string[]; more?: true } {
     const first = this.logCount - this.logLines.length;
-    return { next: this.logCount, lines: this.logLines.slice(Math.max(0, since - first)) };
+    const start = Math.min(Math.max(0, since - first), this.logLines.length);
+    const lines: string[] = [];
+    let size = 0;
+    for (let i = start; i < this.logLines.length; i++) {
+      size += this.logLines[i].length;
+      if (size > LOG_REPLY_BUDGET && lines.length > 0) break;
+      lines.push(this.logLines[i]);
+    }
+    const next = first + start + lines.length;
+    return next < this.logCount ? { next, lines, more: true } : { next, lines };
   }
 
   lookupSymbol(obj: string, name: string): readonly number[] {
