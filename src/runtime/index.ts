@@ -65,6 +65,8 @@ export function onLivepatchSignal(cb: () => void): void {
 }
 
 export const enable = (patch: PatchFile | string): PatchInfo => installRuntime().enable(patch);
+/** enable(), awaiting async prePatch callbacks (each at most `callbackTimeoutMs`, 10 s) first. */
+export const enableAsync = (patch: PatchFile | string): Promise<PatchInfo> => installRuntime().enableAsync(patch);
 export const disable = (name: string): PatchInfo => installRuntime().disable(name);
 export const force = (name: string): PatchInfo => installRuntime().force(name);
 export const list = (): PatchInfo[] => installRuntime().list();
