@@ -24,8 +24,6 @@ import {
   updatePatchStateProc,
   TRANSITION_IDLE,
   TRANSITION_PATCHED,
-  type Callbacks,
-  type CallbackObject,
   type LogLevel,
   type ModuleState,
   type ObjectDesc,
@@ -33,13 +31,15 @@ import {
 } from '../engine/index.js';
 import { addr, Var } from '../engine/memory.js';
 import { symposOf } from '../naming/sites.js';
-import { checkCompatible, checkPatchable, compiledFromFunction, compileIn, type Compiled } from './compile.js';
+import { ObjectCallbacks } from './callbacks.js';
+import { checkCompatible, checkPatchable, checkSource, compiledFromFunction, compileIn, type Compiled } from './compile.js';
 import { NodeHost, type HostRuntime } from './host.js';
 import { startControl } from './control.js';
 import { installHttpTasks } from './http.js';
 import { excerpt, LOG_REPLY_BUDGET, MAX_LOG_LINE } from './limits.js';
-import { CALLBACKS, parsePatchFile, type Code, type PatchFile, type PatchObjectFile } from './patchfile.js';
+import { parsePatchFile, type PatchFile, type PatchObjectFile } from './patchfile.js';
 import { ASK, HookCells, ORIGINAL } from './cells.js';
+import { CountingMemory } from './pending.js';
 import { CPU, DECISIONS, type Decisions } from './decisions.js';
 import { CODE_STRIDE, ModuleRecord, type Dispatch } from './registry.js';
 import { ADMIN_TASK, ROOT_TASK, stampActivations, Tasks, type Task } from './tasks.js';
@@ -60,7 +60,18 @@ interface PendingObject {
   patch: string;
   file: PatchObjectFile;
   codes: number[];
-  callbacks: Callbacks;
+  cbs: ObjectCallbacks;
+}
+
+/** An enable between its checks and the engine's verb (which async prePatch callbacks may sit between). */
+interface EnableJob {
+  file: PatchFile;
+  /** Replacement code ids compiled for it: dropped when it fails. */
+  made: number[];
+  pendingObjs: PendingObject[];
+  objs: ObjectDesc[];
+  /** Loaded objects whose prePatch is async, in object order. */
+  awaited: Array<{ cbs: ObjectCallbacks; name: string }>;
 }
 
 const logChannel = channel('livepatch:log');
@@ -69,6 +80,7 @@ const signalChannel = channel('livepatch:signal');
 export class Runtime implements Dispatch, HostRuntime {
   readonly tasks: Tasks;
   readonly klp: Klp;
+  private readonly mem = new CountingMemory();
   /** The decisions this runtime takes (decisions.ts; the model checker's mutation tests change one). */
   private readonly decide: Decisions;
   readonly shadow: Shadow;
@@ -95,13 +107,15 @@ export class Runtime implements Dispatch, HostRuntime {
   private readonly threshold: number;
   /** Milliseconds between the kernel-style retries of an unfinished transition. */
   retryMs = 1000;
+  /** How long an async callback may take (callbacks.ts): an awaited prePatch past it fails with -ETIMEDOUT. */
+  callbackTimeoutMs = 10_000;
 
   constructor(opts: { logLevel?: LogLevel | 'off'; decisions?: Decisions } = {}) {
     this.decide = opts.decisions ?? DECISIONS;
     this.tasks = new Tasks(this.decide);
     const env = process.env.LIVEPATCH_LOG as LogLevel | 'off' | undefined;
     this.threshold = LEVELS[opts.logLevel ?? (env && Object.hasOwn(LEVELS, env) ? env : 'notice')];
-    this.klp = new Klp(new NodeHost(this));
+    this.klp = new Klp(new NodeHost(this), this.mem);
     this.shadow = new Shadow((level, line) => this.log(level, line));
     this.klp.initTask(ROOT_TASK);
     this.klp.initTask(ADMIN_TASK);
@@ -199,7 +213,10 @@ export class Runtime implements Dispatch, HostRuntime {
 
   /** The task's owner is done with it; it goes once its last activation ends. */
   endTask(task: Task): void {
-    if (this.tasks.end(task) && this.klp.transitionPatch) this.maybeComplete();
+    if (!this.tasks.end(task)) return;
+    // release_task(): the task is gone, its flag with it (its id's next task gets both from its parent).
+    this.mem.store(CPU, addr(Var.Pending, task.id), 0);
+    if (this.klp.transitionPatch) this.maybeComplete();
   }
 
   /** klp_update_patch_state(current): the caller vouches that no function being changed is active in its task. */
@@ -221,6 +238,9 @@ export class Runtime implements Dispatch, HostRuntime {
 
   /** When no task is left pending, complete now rather than at the next retry. */
   private maybeComplete(): void {
+    // Some task is still pending: completionDue() would scan every live task to say no. The count is
+    // exact (pending.ts), so the scan runs only when it is zero, i.e. once, when it will complete.
+    if (this.mem.pendingTasks !== 0) return;
     if (!this.decide.completionDue(this.klp, this.liveIds())) return;
     this.admin(null, () => runToEnd(this.klp, transitionWorkProc(CPU, ADMIN_TASK)));
   }
@@ -233,7 +253,7 @@ export class Runtime implements Dispatch, HostRuntime {
 
   signal(task: Task): void {
     signalChannel.publish({ id: task.id, name: task.name });
-    for (const cb of task.signalListeners) {
+    for (const cb of task.signalListeners ?? []) {
       try {
         cb();
       } catch (e) {
@@ -359,21 +379,75 @@ export class Runtime implements Dispatch, HostRuntime {
     }
   }
 
-  /** klp_enable_patch() from a patch file (text or object). Throws LpError; nothing changes then. */
+  /**
+   * klp_enable_patch() from a patch file (text or object). Throws LpError; nothing changes then. A
+   * patch with an async prePatch needs enableAsync(): this call cannot wait for it.
+   */
   enable(input: unknown): PatchInfo {
-    const file = parsePatchFile(input);
-    const made: number[] = [];
-    const pendingObjs: PendingObject[] = [];
+    const job = this.prepareEnable(input);
+    if (job.awaited.length > 0) {
+      this.dropEnable(job);
+      throw new LpError('LP_ERR_USAGE', `patch '${job.file.name}' has an async prePatch, which enable() cannot wait for: use await enableAsync() (the CLI does)`);
+    }
+    return this.finishEnable(job);
+  }
+
+  /**
+   * enable(), awaiting async prePatch callbacks first (each at most callbackTimeoutMs, in object
+   * order, up to the first that fails); the engine's enable then sees their results as it calls them.
+   * They run before the engine's checks rather than between its objects: a refusal of the engine after
+   * them runs the postUnpatch of those that succeeded, as its cancel path would.
+   */
+  async enableAsync(input: unknown): Promise<PatchInfo> {
+    const trusted = this.trusted;
+    const job = this.prepareEnable(input);
+    const ran: Array<{ cbs: ObjectCallbacks; name: string }> = [];
+    for (const { cbs, name } of job.awaited) {
+      const r = await cbs.settlePrePatch({ name, patch: job.file.name, moduleState: this.moduleState(name) });
+      if (r !== 0) break;
+      ran.push({ cbs, name });
+    }
     try {
-      const objs = file.objs.map((obj) => this.prepareObject(file, obj, made, pendingObjs));
-      const p = enablePatchProc(this.klp, CPU, ADMIN_TASK, { name: file.name, replace: file.replace, states: file.states, objs });
+      return trusted ? this.asRuntime(() => this.finishEnable(job)) : this.finishEnable(job);
+    } catch (e) {
+      for (const { cbs, name } of ran) if (cbs.takeUnconsumed()) cbs.callbacks.postUnpatch?.({ name, patch: job.file.name, moduleState: this.moduleState(name) });
+      throw e;
+    }
+  }
+
+  private prepareEnable(input: unknown): EnableJob {
+    const file = parsePatchFile(input);
+    const job: EnableJob = { file, made: [], pendingObjs: [], objs: [], awaited: [] };
+    try {
+      for (const obj of file.objs) job.objs.push(this.prepareObject(file, obj, job));
+    } catch (e) {
+      this.dropEnable(job);
+      throw e;
+    }
+    return job;
+  }
+
+  private dropEnable(job: EnableJob): void {
+    for (const code of job.made) this.replacements.delete(code);
+  }
+
+  private finishEnable(job: EnableJob): PatchInfo {
+    const { file } = job;
+    try {
+      // A module that loaded while prePatch callbacks were awaited is compiled now, as at enable.
+      for (const po of job.pendingObjs) {
+        const rec = this.byName.get(po.file.name);
+        if (rec) this.compilePending(po, rec);
+      }
+      const p = enablePatchProc(this.klp, CPU, ADMIN_TASK, { name: file.name, replace: file.replace, states: file.states, objs: job.objs });
       this.admin(this.callerTask(), () => runToEnd(this.klp, p));
       if (p.error) throw p.error;
     } catch (e) {
-      for (const code of made) this.replacements.delete(code);
+      this.dropEnable(job);
       throw e;
     }
-    for (const po of pendingObjs) {
+    for (const po of job.pendingObjs) {
+      if (this.byName.has(po.file.name)) continue;
       const list = this.pendingObjects.get(po.file.name) ?? [];
       list.push(po);
       this.pendingObjects.set(po.file.name, list);
@@ -381,8 +455,8 @@ export class Runtime implements Dispatch, HostRuntime {
     return this.info(file.name);
   }
 
-  /** Compile what can be compiled now; a module not loaded yet is compiled when it comes. */
-  private prepareObject(file: PatchFile, obj: PatchObjectFile, made: number[], pendingObjs: PendingObject[]): ObjectDesc {
+  /** Check and compile what can be compiled now; a module not loaded yet is checked now, compiled when it comes. */
+  private prepareObject(file: PatchFile, obj: PatchObjectFile, job: EnableJob): ObjectDesc {
     const rec = this.byName.get(obj.name);
     if (rec && rec.sha256 !== obj.sha256)
       throw new LpError(
@@ -391,13 +465,15 @@ export class Runtime implements Dispatch, HostRuntime {
       );
     const codes = obj.funcs.map(() => {
       const code = this.nextReplacement++;
-      made.push(code);
+      job.made.push(code);
       return code;
     });
     if (rec) this.compileObject(file.name, rec, obj, codes);
-    const callbacks = this.callbacksOf(file.name, obj);
-    if (!rec) pendingObjs.push({ patch: file.name, file: obj, codes, callbacks });
-    return { name: obj.name, funcs: obj.funcs.map((f, i) => ({ oldName: f.oldName, oldSympos: f.oldSympos, newFunc: codes[i] })), callbacks };
+    else for (const f of obj.funcs) if (f.source !== undefined) checkSource(null, f.source, `patch '${file.name}': ${obj.name}: ${f.oldName}`);
+    const cbs = new ObjectCallbacks(this, file.name, obj, rec ?? null);
+    if (cbs.asyncPrePatch) job.awaited.push({ cbs, name: obj.name });
+    if (!rec) job.pendingObjs.push({ patch: file.name, file: obj, codes, cbs });
+    return { name: obj.name, funcs: obj.funcs.map((f, i) => ({ oldName: f.oldName, oldSympos: f.oldSympos, newFunc: codes[i] })), callbacks: cbs.callbacks };
   }
 
   private compileObject(patch: string, rec: ModuleRecord, obj: PatchObjectFile, codes: number[]): void {
@@ -414,43 +490,16 @@ export class Runtime implements Dispatch, HostRuntime {
     });
   }
 
-  /**
-   * Callbacks compiled in the object's module scope when first called (the module may not be loaded
-   * yet). A callback that throws is logged; a throwing prePatch refuses the object (-EINVAL).
-   */
-  private callbacksOf(patch: string, obj: PatchObjectFile): Callbacks {
-    const out: Callbacks = {};
-    for (const name of CALLBACKS) {
-      const code: Code | undefined = obj.callbacks?.[name];
-      if (code === undefined) continue;
-      let fn: ((o: CallbackObject) => unknown) | null = typeof code === 'function' ? (code as (o: CallbackObject) => unknown) : null;
-      const run = (o: CallbackObject): number => {
-        try {
-          if (!fn) {
-            const rec = this.byName.get(obj.name);
-            if (!rec) throw new LpError('LP_ERR_NOT_INSTRUMENTED', `module '${obj.name}' is not loaded`);
-            fn = compileIn(rec, code as string, `patch '${patch}': ${obj.name}: callbacks.${name}`).fn as (o: CallbackObject) => unknown;
-          }
-          const r = fn(o);
-          return typeof r === 'number' && r < 0 ? r : 0;
-        } catch (e) {
-          this.log('err', `livepatch: '${patch}': ${name} callback for '${obj.name}' threw: ${(e as Error)?.message ?? String(e)}`);
-          return -22;
-        }
-      };
-      if (name === 'prePatch') out.prePatch = run;
-      else out[name] = (o) => void run(o);
-    }
-    return out;
+  private compilePending(po: PendingObject, rec: ModuleRecord): void {
+    if (po.file.sha256 !== rec.sha256)
+      throw new LpError('LP_ERR_SHA_MISMATCH', `patch '${po.patch}' was made for a different version of '${rec.name}' (sha256 mismatch)`);
+    this.compileObject(po.patch, rec, po.file, po.codes);
+    po.cbs.compile(rec);
   }
 
   /** klp_module_coming(): the patches waiting for this module are compiled, checked and applied. */
   private moduleComing(rec: ModuleRecord): void {
-    for (const po of this.pendingObjects.get(rec.name) ?? []) {
-      if (po.file.sha256 !== rec.sha256)
-        throw new LpError('LP_ERR_SHA_MISMATCH', `patch '${po.patch}' was made for a different version of '${rec.name}' (sha256 mismatch)`);
-      this.compileObject(po.patch, rec, po.file, po.codes);
-    }
+    for (const po of this.pendingObjects.get(rec.name) ?? []) this.compilePending(po, rec);
     this.pendingObjects.delete(rec.name);
     if (this.klp.mutexOwner !== null) {
       // Loaded from inside an admin verb (a callback required it): the engine cannot nest verbs.

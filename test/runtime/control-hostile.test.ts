@@ -121,3 +121,22 @@ test('argument checks: inherited names (constructor, __proto__, toString) are no
   const inherited = Object.create({ name: 'p', objs: [obj] }) as object;
   assert.throws(() => parsePatchFile(inherited), { code: 'LP_ERR_PATCH_FILE', message: /'name' must be a string/ });
 });
+
+test('patch code that runs or kills at enable, and callbacks that reject, over the socket: refused, the process serves on', async () => {
+  const before = await listNow();
+  const obj = (funcs: unknown[], callbacks?: unknown) => ({ name: MODULE, sha256: SHA256, funcs, ...(callbacks ? { callbacks } : {}) });
+  const bad: Array<[unknown, string]> = [
+    [{ name: 'exit', objs: [obj([{ oldName: 'price', source: '[process.exit(3)]() { return 0 }' }])] }, 'LP_ERR_PATCH_SYNTAX'],
+    [{ name: 'hang', objs: [obj([{ oldName: 'price', source: '[(() => { for (;;); })()]() {}' }])] }, 'LP_ERR_PATCH_SYNTAX'],
+    [{ name: 'rej', objs: [obj([], { prePatch: "async () => { throw new Error('no') }" })] }, 'LP_ERR_CALLBACK_FAILED'],
+    [{ name: 'late', objs: [obj([], { postUnpatch: '() => {\n  oops(;\n}' })] }, 'LP_ERR_PATCH_SYNTAX'],
+  ];
+  for (const [patch, code] of bad) await assert.rejects(at.client.call('enable', { patch }), { code });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(at.child.proc.exitCode, null);
+  assert.equal(await listNow(), before);
+  const printed = at.child.lines.length;
+  at.child.send('price 5');
+  while (at.child.lines.length === printed) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(at.child.lines.at(-1), '10');
+});
