@@ -8,7 +8,8 @@ import { isLpError, LpError } from '../engine/index.js';
 import { buildPatch, defaultName, type BuildResult } from '../builder/build.js';
 import { checkPatch } from '../builder/check.js';
 import { ControlClient } from '../runtime/control.js';
-import { pickPid, readPatch } from './runtime.js';
+import { readPatchFile } from '../runtime/read-patch.js';
+import { pickPid } from './runtime.js';
 import type { Io } from './sim.js';
 
 export const BUILD_HELP = `usage:
@@ -99,7 +100,7 @@ function report(r: BuildResult, output: string | undefined, io: Io): number {
 }
 
 async function check(file: string, pid: string | undefined, allowUnloaded: boolean, io: Io): Promise<number> {
-  const patch = readPatch(file);
+  const patch = readPatchFile(file);
   const client = await ControlClient.connect(pickPid(pid));
   try {
     const r = await checkPatch(client, patch, allowUnloaded);

@@ -46,6 +46,14 @@ export function main(argv: string[], io: Io): number | Promise<number> {
   }
 }
 
+// The reader of our output went away (`livepatch log --follow | head`): stop quietly, as a filter does,
+// with the status earned so far; any other write error is a real one.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+  });
+}
 const io: Io = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
 void Promise.resolve(main(process.argv.slice(2), io)).then((code) => {
   process.exitCode = code;

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { isLpError, LpError, type LpErrorCode } from '../engine/index.js';
 import { checkPatch } from '../builder/check.js';
 import { ControlClient, listSockets, type PingInfo } from '../runtime/control.js';
+import { readPatchFile } from '../runtime/read-patch.js';
 import type { FunctionInfo, ModuleInfo, PatchInfo, TransitionStatus } from '../runtime/types.js';
 import type { Io } from './sim.js';
 
@@ -69,7 +70,7 @@ const COMMANDS: Record<string, Command> = {
     options: { ...WAIT, 'allow-unloaded': { type: 'boolean' } },
     process: true,
     run: async (c) => {
-      const patch = readPatch(c.positionals[0]);
+      const patch = readPatchFile(c.positionals[0]);
       // A patch that would patch nothing is refused here, before the process is asked (LP_ERR_NOOP).
       await checkPatch(c.client, patch, c.values['allow-unloaded'] === true);
       const info = await c.client.call<PatchInfo>('enable', { patch });
@@ -166,25 +167,6 @@ function show<T>(io: Io, values: Values, result: T, format: (r: T) => string[]):
   return 0;
 }
 
-/** The file's JSON object; the process checks the rest (parsePatchFile) and says which field is wrong. */
-export function readPatch(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new LpError('LP_ERR_PATCH_FILE', `cannot read '${file}': ${(e as Error).message}`);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new LpError('LP_ERR_PATCH_FILE', `'${file}' is not JSON: ${(e as Error).message}`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new LpError('LP_ERR_PATCH_FILE', `'${file}': a patch must be an object with name and objs (docs/runtime.md, "Patch files")`);
-  return value as Record<string, unknown>;
-}
-
 /** enable / disable: print the patch, and with --wait follow the transition to its end. */
 async function finish({ io, values, client }: ProcessContext, info: PatchInfo): Promise<number> {
   if (!values.wait) return show(io, values, info, formatPatch);
@@ -239,7 +221,7 @@ async function ps({ io, values }: Context): Promise<number> {
 async function log({ io, values, client }: ProcessContext): Promise<number> {
   let since = 0;
   for (let first = true; ; first = false) {
-    let got: { next: number; lines: string[] };
+    let got: { next: number; lines: string[]; more?: boolean };
     try {
       got = await client.call('log', { since });
     } catch (e) {
@@ -249,6 +231,8 @@ async function log({ io, values, client }: ProcessContext): Promise<number> {
     }
     if (first || got.lines.length) show(io, values, got, (r) => r.lines);
     since = got.next;
+    // A reply carries a bounded share of the lines: the rest comes at once, without the follow's pause.
+    if (got.more) continue;
     if (!values.follow) return 0;
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -5,7 +5,7 @@
 import { LpError } from '../engine/index.js';
 import type { SiteRow } from './instrument.js';
 import type { ModuleRecord } from './registry.js';
-import { parseReplacement } from './replacement.js';
+import { parseReplacement, type ParsedReplacement } from './replacement.js';
 
 export interface Compiled {
   fn: (...args: unknown[]) => unknown;
@@ -15,21 +15,27 @@ export interface Compiled {
 
 type AnyFn = (...args: unknown[]) => unknown;
 
-function shapeOf(fn: AnyFn): { async: boolean; generator: boolean } {
+export function shapeOf(fn: AnyFn): { async: boolean; generator: boolean } {
   const tag = Object.prototype.toString.call(fn);
   return { async: tag === '[object AsyncFunction]' || tag === '[object AsyncGeneratorFunction]', generator: tag.endsWith('GeneratorFunction]') };
 }
 
-/** Compile `source` in `rec`'s scope; `what` names it in errors (`'p': ./x.js: price`). */
+/**
+ * Check `source` statically (replacement.ts), in `rec`'s scope when its module is loaded, else without
+ * the free-name check; `what` names it in errors (`'p': ./x.js: price`).
+ */
+export function checkSource(rec: ModuleRecord | null, source: string, what: string): ParsedReplacement {
+  try {
+    return parseReplacement(source, rec ? rec.table.b : null);
+  } catch (e) {
+    if (e instanceof LpError) throw new LpError(e.code, `${what}: ${e.message}`, e.errno);
+    throw e;
+  }
+}
+
+/** Compile `source` in `rec`'s scope, after checkSource(). */
 export function compileIn(rec: ModuleRecord, source: string, what: string): Compiled {
-  const parsed = (() => {
-    try {
-      return parseReplacement(source, rec.table.b);
-    } catch (e) {
-      if (e instanceof LpError) throw new LpError(e.code, `${what}: ${e.message}`, e.errno);
-      throw e;
-    }
-  })();
+  const parsed = checkSource(rec, source, what);
   let fn: unknown;
   try {
     fn = rec.evalHost(parsed.expr);

@@ -146,7 +146,15 @@ function headerPosition(source: string, program: Program): { pos: number; text: 
   return { pos: source.charCodeAt(0) === 0xfeff ? 1 : 0, text: (h) => h };
 }
 
-function insertHooks(s: MagicString, source: string, site: Site, i: number): void {
+/**
+ * The global property the entry hooks of object `id` read (its "hook cell"): `__lp$` and 16 hex
+ * digits of the id's sha256. Two instances of one object share it (see livepatch.ts refreshCells).
+ */
+export function hookCell(id: string): string {
+  return `__lp$${createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 16)}`;
+}
+
+function insertHooks(s: MagicString, source: string, site: Site, i: number, cell: string): void {
   const fn = site.node;
   const isArrow = fn.type === 'ArrowFunctionExpression';
   const tracked = fn.async || fn.generator;
@@ -154,8 +162,15 @@ function insertHooks(s: MagicString, source: string, site: Site, i: number): voi
   // Sloppy functions may repeat a parameter name: only `arguments` still holds every value.
   const asArray = isArrow || (simpleParams(fn.params) && !site.usesArguments && new Set(params).size === params.length);
   const args = asArray ? `[${params.join(', ')}]` : 'arguments';
-  const ret = site.kind.startsWith('constructor') ? 'return;' : fn.generator ? 'return yield* __lp$r;' : 'return __lp$r;';
-  const hook = `if (__lp$M?.on) { const __lp$r = __lp$M.r(${i}, ${isArrow ? 'undefined' : 'this'}, ${args}); if (__lp$r !== __lp$M) ${ret} }`;
+  const self = isArrow ? 'undefined' : 'this';
+  const call = asArray ? `__lp$f.call(${[self, ...params].join(', ')})` : `__lp$f.apply(${self}, arguments)`;
+  const ctor = site.kind.startsWith('constructor');
+  const direct = ctor ? `{ ${call}; return; }` : fn.generator ? `return yield* ${call};` : `return ${call};`;
+  const ret = ctor ? 'return;' : fn.generator ? 'return yield* __lp$r;' : 'return __lp$r;';
+  // The cell is a global property, so that optimized code folds it to a constant (see docs/runtime.md).
+  const hook =
+    `{ const __lp$f = globalThis.${cell}?.[${i}]; if (__lp$f) { if (__lp$f !== 1) ${direct} ` +
+    `const __lp$r = __lp$M?.r(${i}, ${self}, ${args}); if (__lp$r !== __lp$M) ${ret} } }`;
   const open = tracked ? `${hook} const __lp$t = __lp$M?.a(${i}); try {` : hook;
   const close = tracked ? `} finally { __lp$M?.x(__lp$t, ${i}); }` : '';
   // Openings go on the left of their position and closings on the right, prepended: at a shared
@@ -184,12 +199,13 @@ export function instrument(source: string, opts: { id: string; format: Format })
   const table: SiteTable = { v: 1, s: rows(source, sites), b: bindings };
   const sha256 = createHash('sha256').update(source, 'utf8').digest('hex');
   const s = new MagicString(source);
+  const cell = hookCell(opts.id);
   sites.forEach((site, i) => {
-    if (!site.unpatchable) insertHooks(s, source, site, i);
+    if (!site.unpatchable) insertHooks(s, source, site, i, cell);
   });
   const header =
     `var __lp$M = globalThis[Symbol.for('livepatch.runtime')]?.module(` +
-    `${JSON.stringify(opts.id)}, ${JSON.stringify(sha256)}, ${JSON.stringify(JSON.stringify(table))}, __lp$eval);`;
+    `${JSON.stringify(opts.id)}, ${JSON.stringify(sha256)}, ${JSON.stringify(JSON.stringify(table))}, __lp$eval, ${JSON.stringify(cell)});`;
   const h = headerPosition(source, program);
   s.appendLeft(h.pos, h.text(header));
   s.append(`\n${EVAL_HOST}`);
