@@ -483,7 +483,7 @@ export class Runtime implements Dispatch, HostRuntime {
       // A missing or ambiguous name is the engine's to report (klp_find_object_symbol), with its message.
       const site = code !== undefined && (sites.length === 1 || (f.oldSympos ?? 0) > 0) ? rec.site(code) : null;
       if (site) checkPatchable(site, what);
-      const compiled = f.fn ? compiledFromFunction(f.fn as (...a: unknown[]) => unknown) : compileIn(rec, f.source!, what);
+      const compiled = f.fn ? compiledFromFunction(f.fn as (...a: unknown[]) => unknown) : compileIn(rec, f.source!, what, f.origin);
       if (site) checkCompatible(site, compiled, what);
       this.replacements.set(codes[i], { ...compiled, patch });
     });
