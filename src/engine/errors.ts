@@ -39,6 +39,10 @@ export type LpErrorCode =
   | 'LP_ERR_NO_PROCESS'
   | 'LP_ERR_TIMEOUT'
   | 'LP_ERR_CONFIG'
+  // Delivery (src/delivery): a transition someone else reversed, patch signatures, installed patches:
+  | 'LP_ERR_REVERSED'
+  | 'LP_ERR_SIGNATURE'
+  | 'LP_ERR_NOT_INSTALLED'
   // A bug in livepatch itself (an exception that is not an LpError), reported rather than crashing the host:
   | 'LP_ERR_INTERNAL';
 
