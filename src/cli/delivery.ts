@@ -10,11 +10,13 @@ import { renderer } from '../delivery/render.js';
 import { writeReport } from '../delivery/report.js';
 import { generateKeys, signPatch } from '../delivery/signing.js';
 import { loadConfig } from '../runtime/config.js';
-import { pickPid, pidsOfApp, readPatch, runCommand, show, sinkOf, table, usage, type Command, type Context } from './runtime.js';
+import { readPatchFile as readPatch } from '../runtime/read-patch.js';
+import { pickPid, pidsOfApp, runCommand, show, sinkOf, table, usage, type Command, type Context } from './runtime.js';
 import type { Io } from './sim.js';
 
 export const DELIVERY_HELP = `usage (delivering patches):
   livepatch apply <patch.json> [--pid N | --app NAME] [--timeout S] [--signal-after S] [--json] [--report out.html]
+                [--allow-unloaded]
                                                  enable, follow the transition (live progress), fake-signal the
                                                  tasks not switched after --signal-after S (default 15), reverse
                                                  at --timeout S (default 60) and wait for the reverse; --app
@@ -47,7 +49,7 @@ async function apply({ io, values, positionals }: Context): Promise<number> {
       applyTo(
         pid,
         patch,
-        { timeoutS: (values.timeout as number | undefined) ?? 60, signalAfterS: (values['signal-after'] as number | undefined) ?? 15, recordMs: report ? 1000 : undefined },
+        { timeoutS: (values.timeout as number | undefined) ?? 60, signalAfterS: (values['signal-after'] as number | undefined) ?? 15, recordMs: report ? 1000 : undefined, allowUnloaded: values['allow-unloaded'] === true },
         (e) => r.event(e),
       ),
     ),
@@ -114,7 +116,7 @@ async function sign({ io, values, positionals }: Context): Promise<number> {
 const COMMANDS: Record<string, Command> = {
   apply: {
     args: ['patch.json'],
-    options: { pid: { type: 'string' }, app: { type: 'string' }, timeout: { type: 'string' }, 'signal-after': { type: 'string' }, json: { type: 'boolean' }, report: { type: 'string' } },
+    options: { pid: { type: 'string' }, app: { type: 'string' }, timeout: { type: 'string' }, 'signal-after': { type: 'string' }, json: { type: 'boolean' }, report: { type: 'string' }, 'allow-unloaded': { type: 'boolean' } },
     process: false,
     run: apply,
   },

@@ -6,9 +6,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isLpError, LpError, type LpErrorCode } from '../engine/index.js';
+import { checkPatch } from '../builder/check.js';
 import { ControlClient, listSockets, type PingInfo } from '../runtime/control.js';
+import { readPatchFile } from '../runtime/read-patch.js';
 import type { FunctionInfo, ModuleInfo, PatchInfo, TransitionStatus } from '../runtime/types.js';
 import { blockersOf, follow } from '../delivery/follow.js';
+import { splitSigned } from '../delivery/signing.js';
 import { holdText, ms, renderer, type Sink } from '../delivery/render.js';
 import type { Io } from './sim.js';
 
@@ -16,8 +19,10 @@ export const RUNTIME_HELP = `usage (a running process; --pid may be left out whe
   livepatch ps [--json]                          processes with a control socket: pid, node, livepatch, hooks
   livepatch status [--pid N] [--limit N]         the transition: every task not switched yet and what holds it
   livepatch list [--pid N]                       the patches, their state and objects
-  livepatch enable [--pid N] <patch.json> [--wait [--timeout S]]
-                                                 apply a patch file; --wait until every task has switched
+  livepatch enable [--pid N] <patch.json> [--wait [--timeout S]] [--allow-unloaded]
+                                                 apply a patch file; --wait until every task has switched;
+                                                 refused (LP_ERR_NOOP) when it names an object not loaded
+                                                 (unless --allow-unloaded) or a function the object lacks
   livepatch disable [--pid N] <name> [--wait [--timeout S]]
                                                  unpatch (or reverse the transition in progress)
   livepatch force [--pid N] <name>               mark every task switched (unsafe: old code may still run)
@@ -66,10 +71,12 @@ const COMMANDS: Record<string, Command> = {
   list: { args: [], options: {}, process: true, run: async ({ io, values, client }) => show(io, values, await client.call<PatchInfo[]>('list'), formatPatches) },
   enable: {
     args: ['patch.json'],
-    options: WAIT,
+    options: { ...WAIT, 'allow-unloaded': { type: 'boolean' } },
     process: true,
     run: async (c) => {
-      const patch = readPatch(c.positionals[0]);
+      const patch = readPatchFile(c.positionals[0]);
+      // A patch that would patch nothing is refused here, before the process is asked (LP_ERR_NOOP).
+      await checkPatch(c.client, splitSigned(patch).body, c.values['allow-unloaded'] === true);
       const info = await c.client.call<PatchInfo>('enable', { patch });
       return finish(c, info, 'enable');
     },
@@ -165,25 +172,6 @@ export function show<T>(io: Io, values: Values, result: T, format: (r: T) => str
   // One line of JSON: scripts read it with JSON.parse, and `log --follow --json` is newline-delimited.
   for (const line of values.json ? [JSON.stringify(result)] : format(result)) io.out(line);
   return 0;
-}
-
-/** The file's JSON object; the process checks the rest (parsePatchFile) and says which field is wrong. */
-export function readPatch(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new LpError('LP_ERR_PATCH_FILE', `cannot read '${file}': ${(e as Error).message}`);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new LpError('LP_ERR_PATCH_FILE', `'${file}' is not JSON: ${(e as Error).message}`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new LpError('LP_ERR_PATCH_FILE', `'${file}': a patch must be an object with name and objs (docs/runtime.md, "Patch files")`);
-  return value as Record<string, unknown>;
 }
 
 /** enable / disable: print the patch, and with --wait follow the transition to its end (src/delivery/follow.ts). */
@@ -282,7 +270,7 @@ async function ps({ io, values }: Context): Promise<number> {
 async function log({ io, values, client }: ProcessContext): Promise<number> {
   let since = 0;
   for (let first = true; ; first = false) {
-    let got: { next: number; lines: string[] };
+    let got: { next: number; lines: string[]; more?: boolean };
     try {
       got = await client.call('log', { since });
     } catch (e) {
@@ -292,6 +280,8 @@ async function log({ io, values, client }: ProcessContext): Promise<number> {
     }
     if (first || got.lines.length) show(io, values, got, (r) => r.lines);
     since = got.next;
+    // A reply carries a bounded share of the lines: the rest comes at once, without the follow's pause.
+    if (got.more) continue;
     if (!values.follow) return 0;
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -2,18 +2,22 @@
 // the stragglers after --signal-after, reverse at --timeout and wait for the reverse — with the
 // process's requests recorded around it when a transition report is wanted (report.ts).
 
+import { checkPatch } from '../builder/check.js';
 import { isLpError, type LpError } from '../engine/errors.js';
 import { ControlClient } from '../runtime/control.js';
 import type { PatchInfo } from '../runtime/types.js';
 import { follow, type DeliveryEvent } from './follow.js';
 import { EXIT } from './outcome.js';
 import type { RequestRecord } from './requests.js';
+import { splitSigned } from './signing.js';
 
 export interface ApplyOptions {
   timeoutS: number;
   signalAfterS?: number;
   /** Record the process's requests from this long before the enable until as long after the end (report). */
   recordMs?: number;
+  /** Objects not loaded yet may come later (module coming); otherwise they make the patch a no-op. */
+  allowUnloaded: boolean;
 }
 
 export interface ApplyResult {
@@ -63,6 +67,8 @@ export async function applyTo(pid: number, patch: Record<string, unknown>, opts:
   let rec: ReturnType<typeof recorder> | null = null;
   try {
     client = await ControlClient.connect(pid);
+    // As `enable` does: a patch that would patch nothing is refused before the process is asked.
+    await checkPatch(client, splitSigned(patch).body, opts.allowUnloaded);
     if (opts.recordMs !== undefined) {
       rec = recorder(client);
       await sleep(opts.recordMs);
@@ -75,7 +81,7 @@ export async function applyTo(pid: number, patch: Record<string, unknown>, opts:
   } catch (e) {
     if (!isLpError(e)) throw e;
     const requests = rec ? await rec.stop().catch(() => []) : [];
-    return { pid, exit: EXIT.refused, error: e, events, requests };
+    return { pid, exit: e.code === 'LP_ERR_PATCH_FILE' ? EXIT.usage : EXIT.refused, error: e, events, requests };
   } finally {
     client?.close();
   }

@@ -19,9 +19,8 @@ export interface Dispatch {
 
 export class ModuleRecord {
   /**
-   * Checked first by every entry hook: false until some function of this module is on a func stack,
-   * so an unpatched module pays one load of a field V8 treats as constant. Written only by the runtime
-   * after an admin verb, when no JS of the module is running.
+   * True exactly while some function of this module is on a func stack (the runtime sets it after
+   * every admin verb, with the hook cell). The hooks read the cell, not this.
    */
   on = false;
   private parsed: SiteTable | null = null;
@@ -34,6 +33,8 @@ export class ModuleRecord {
     /** Strict direct eval in the module's scope. */
     readonly evalHost: (source: string) => unknown,
     readonly base: number,
+    /** The global property its entry hooks read (cells.ts); shared by instances of one object name. */
+    readonly cell: string,
   ) {}
 
   /** Parsed on first use: most modules are never patched. */
@@ -41,20 +42,15 @@ export class ModuleRecord {
     return (this.parsed ??= JSON.parse(this.sitesJson) as SiteTable);
   }
 
-  /** Sites on a func stack (1), while `on`: the others of a patched module skip the handler. */
+  /** Sites on a func stack (1), while `on`. */
   hooked: Uint8Array = new Uint8Array(0);
 
   /**
-   * A synchronous replacement every task runs, by site, while no transition runs (the handler's
-   * memoized answer): the call skips the handler. Emptied by the runtime after every admin verb.
+   * Entry hook of site i whose cell entry says "ask the handler": the replacement's result, or this
+   * object to run the original. A site of another instance sharing the cell is not hooked here.
    */
-  direct: Array<((...args: unknown[]) => unknown) | undefined> = [];
-
-  /** Entry hook of site i: the replacement's result, or this object to run the original. */
   r(i: number, thisArg: unknown, args: ArrayLike<unknown>): unknown {
     if (this.hooked[i] !== 1) return this;
-    const d = this.direct[i];
-    if (d !== undefined) return Reflect.apply(d, thisArg, args);
     return this.rt.redirect(this, this.base + i, thisArg, args);
   }
 

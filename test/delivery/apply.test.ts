@@ -127,7 +127,7 @@ test('exit 1: refused by the process (wrong sha256), nothing changed; exit 2: us
   const bad = workPatch('bad', 'v2', '// another version\n');
   const r = await cli(app, ['apply', writePatch(app, bad), ...pidArgs()]);
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /^livepatch: LP_ERR_SHA_MISMATCH: pid \d+: patch 'bad': object '\.\/lib\/work\.mjs' is not the code/);
+  assert.match(r.stderr, /^livepatch: LP_ERR_SHA_MISMATCH: pid \d+: object '\.\/lib\/work\.mjs' in process \d+ is not the code/);
   assert.deepEqual(await patchNames(), before);
   for (const args of [['apply'], ['apply', 'x.json', '--pid', '1', '--app', 'y'], ['apply', 'x.json', '--timeout', 'soon']]) {
     const u = await cli(app, args);

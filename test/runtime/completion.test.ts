@@ -77,3 +77,25 @@ test('with blockers: the transition completes as the last blocker returns, befor
   rt.asRuntime(() => rt.disable('c2'));
   assert.equal(rt.status().patch, null);
 });
+
+test('a task released while pending (its owner left first, then its blocking activation ended): the transition completes then', async () => {
+  const m = loadModule<M>('./c3/app.js', SRC);
+  const gates = Array.from({ length: 3 }, () => gate());
+  const results: Array<Promise<string>> = [];
+  // Fire and forget: each task's function returns at once, so the task is closing, and it is released
+  // (still pending) the moment its slowOp activation ends, without a switch attempt.
+  await Promise.all(gates.map((g, i) => runTask(`bg:${i}`, () => void results.push(m.slowOp(g.promise)))));
+  rt.asRuntime(() =>
+    rt.enable({
+      name: 'c3',
+      objs: [{ name: './c3/app.js', sha256: sha256(SRC), funcs: [{ oldName: 'slowOp', source: 'async function (g) { await g; return "v2" }' }] }],
+    }),
+  );
+  assert.equal(rt.status().pending, 3);
+  for (const g of gates) g.open();
+  assert.deepEqual(await Promise.all(results), ['v1:2', 'v1:2', 'v1:2']);
+  await nextMacrotask();
+  assert.equal(rt.status().patch, null, 'completed when the last pending task was released');
+  rt.asRuntime(() => rt.disable('c3'));
+  assert.equal(rt.status().patch, null);
+});

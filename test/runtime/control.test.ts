@@ -160,7 +160,7 @@ test("a patch with an 'fn' that is not a function is refused (JSON carries no fu
   }
 });
 
-test('a line over 16 MiB is refused and its connection closed; the process goes on serving', async () => {
+test('a line over MAX_LINE (4 MiB) is refused and its connection closed; the process goes on serving', async () => {
   const answers = await raw(Buffer.alloc(MAX_LINE + 1024 * 1024, 'x'));
   assert.equal(answers.length, 1);
   assert.equal(answers[0].id, null);

@@ -61,9 +61,13 @@ interface StandIn {
 /** A minimal runtime for the ABI only (the real one is registry.ts): redirects the sites in `replacements`. */
 function withRuntime<T>(body: (modules: StandIn[]) => T, log = true): T {
   const modules: StandIn[] = [];
+  const cells = new Set<string>();
   let token = 0;
   (globalThis as any)[RUNTIME] = {
-    module(id: string, _sha: string, sites: string, evalHost: (s: string) => unknown): StandIn {
+    module(id: string, _sha: string, sites: string, evalHost: (s: string) => unknown, cell: string): StandIn {
+      // Every hook asks `r` (1 in each site's entry of the hook cell).
+      cells.add(cell);
+      (globalThis as any)[cell] = JSON.parse(sites).s.map(() => 1);
       const m: StandIn = {
         on: true,
         id,
@@ -91,7 +95,10 @@ function withRuntime<T>(body: (modules: StandIn[]) => T, log = true): T {
       return m;
     },
   };
-  const done = () => delete (globalThis as any)[RUNTIME];
+  const done = () => {
+    delete (globalThis as any)[RUNTIME];
+    for (const cell of cells) delete (globalThis as any)[cell];
+  };
   try {
     const result = body(modules);
     if (result instanceof Promise) return result.finally(done) as T;
