@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import type { ApplyResult } from './apply.js';
 import type { Blocker, DeliveryEvent } from './follow.js';
 import type { RequestRecord } from './requests.js';
-import { blockerText, ms } from './render.js';
+import { ms } from './render.js';
 
 type Version = 'old' | 'new';
 
@@ -40,6 +40,8 @@ export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
+
+const sum = (list: number[]): number => list.reduce((a, b) => a + b, 0);
 
 const W = 900;
 const H = 260;
@@ -75,12 +77,12 @@ function chart(res: ApplyResult, ph: Phases): string {
     });
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => {
     const t = t0 + f * span;
-    return `<text class="tick" x="${x(t).toFixed(1)}" y="${H - 10}">${ms(Math.round(t - ph.start))}</text>`;
+    return `<text class="tick" x="${x(t).toFixed(1)}" y="${H - 10}" text-anchor="${f === 0 ? 'start' : f === 1 ? 'end' : 'middle'}">${ms(Math.round(t - ph.start))}</text>`;
   });
   return `<svg class="requests" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="requests over time per code version">
 <rect class="frame" x="${PAD.l}" y="${PAD.t}" width="${W - PAD.l - PAD.r}" height="${H - PAD.t - PAD.b}"/>
-<path class="series old" data-version="old" d="${area(zero, counts.old)}"/>
-<path class="series new" data-version="new" d="${area(counts.old, stacked)}"/>
+<path class="series old" data-version="old" data-count="${sum(counts.old)}" d="${area(zero, counts.old)}"/>
+<path class="series new" data-version="new" data-count="${sum(counts.new)}" d="${area(counts.old, stacked)}"/>
 <text class="tick" x="${PAD.l - 6}" y="${y(top) + 4}" text-anchor="end">${top}</text>
 <text class="tick" x="${PAD.l - 6}" y="${H - PAD.b}" text-anchor="end">0</text>
 ${ticks.join('\n')}
@@ -100,25 +102,31 @@ function latencyTable(res: ApplyResult, ph: Phases): string {
 }
 
 function blockersTable(list: Blocker[]): string {
-  if (list.length === 0) return '<p class="blockers none">no task held the transition at its end</p>';
+  if (list.length === 0) return '<p class="blockers none">no task held the transition</p>';
   const rows = list.map((b) => `<tr><td>${esc(b.task)}</td><td>${esc(b.func)}</td><td class="where">${esc(b.where)}</td><td>${b.exact ? '' : '≤'}${ms(b.insideMs)}</td></tr>`);
   return `<table class="blockers"><thead><tr><th>task</th><th>function</th><th>file:line</th><th>inside for</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+/** Every task that held a transition that completed, as last seen (the longest it was inside). */
+function heldDuring(events: DeliveryEvent[]): Blocker[] {
+  const last = new Map<string, Blocker>();
+  for (const e of events) if (e.event === 'progress') for (const b of e.blockers) last.set(`${b.id} ${b.func}`, b);
+  return [...last.values()];
 }
 
 function section(res: ApplyResult): string {
   const ph = phasesOf(res.events);
   if (!ph) return `<section class="process" data-pid="${res.pid}"><h2>pid ${res.pid}</h2><p class="refused">${esc(res.error ? `${res.error.code}: ${res.error.message}` : 'no transition')}</p></section>`;
   const end = res.events.find((e) => e.event === 'complete');
-  const blockers = end?.event === 'complete' ? end.blockers : [];
+  const blockers = end?.event === 'complete' && end.blockers.length ? end.blockers : heldDuring(res.events);
   const timeline = res.events
     .filter((e) => e.event !== 'progress')
-    .map((e) => `<li data-event="${e.event}">+${ms(e.at - ph.start)} ${esc(e.event)}${e.event === 'complete' ? `: ${e.outcome} (exit ${e.exit})` : e.event === 'signal' ? `: ${e.tasks.length} tasks` : e.event === 'reverse' ? `: ${e.reason}` : ''}</li>`);
+    .map((e) => `<li data-event="${e.event}">+${ms(e.at - ph.start)} ${esc(e.event)}${e.event === 'complete' ? `: ${e.outcome} (exit ${e.exit})` : e.event === 'signal' ? `: ${e.tasks.length} task${e.tasks.length === 1 ? '' : 's'}` : e.event === 'reverse' ? `: ${e.reason}` : ''}</li>`);
   return `<section class="process" data-pid="${res.pid}">
 <h2>pid ${res.pid}: ${end?.event === 'complete' ? esc(end.outcome) : ''} after ${ms(ph.end - ph.start)}</h2>
 ${chart(res, ph)}
 <h3>events</h3><ul class="timeline">${timeline.join('')}</ul>
-<h3>what held the transition</h3>${blockersTable(blockers)}
-<p class="blocker-lines">${blockers.map((b) => esc(blockerText(b))).join('<br>')}</p>
+<h3>what held the transition${end?.event === 'complete' && end.blockers.length ? ' at its end' : ''}</h3>${blockersTable(blockers)}
 <h3>latency (request start to end)</h3>${latencyTable(res, ph)}
 </section>`;
 }
