@@ -214,12 +214,12 @@ export class Runtime implements Dispatch, HostRuntime {
   /** The task's owner is done with it; it goes once its last activation ends. */
   endTask(task: Task): void {
     if (!this.tasks.end(task)) return;
-    // release_task(): the task is gone, its flag with it (its id's next task gets both from its parent).
-    this.mem.store(CPU, addr(Var.Pending, task.id), 0);
+    // Its patch state before release_task() drops it: the version its last code ran.
     if (taskEndChannel.hasSubscribers) {
       const patchState = this.klp.mem.load(CPU, addr(Var.PatchState, task.id));
       taskEndChannel.publish({ name: task.name, started: task.started, ended: Date.now(), patchState, patch: this.klp.transitionPatch?.name ?? null });
     }
+    this.decide.releaseTask(this.klp, task.id);
     if (this.klp.transitionPatch) this.maybeComplete();
   }
 
