@@ -28,6 +28,19 @@ export interface Shop {
   stop(): void;
 }
 
+/** The port a service prints as `READY <port>` on stdout; rejects when it exits first. */
+export function readyPort(child: ChildProcess, what: () => string): Promise<number> {
+  return new Promise<number>((ok, fail) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /READY (\d+)/.exec(out);
+      if (m) ok(Number(m[1]));
+    });
+    child.once('exit', (code) => fail(new Error(`${what()} exited with ${code} before listening`)));
+  });
+}
+
 /** A copy of examples/shop, started with the loader hooks under `node` (default: this Node). */
 export async function startShop(opts: { node?: string; log?: string } = {}): Promise<Shop> {
   const dir = mkdtempSync(join(tmpdir(), 'livepatch-shop-'));
@@ -41,15 +54,7 @@ export async function startShop(opts: { node?: string; log?: string } = {}): Pro
     child.kill();
     rmSync(dir, { recursive: true, force: true });
   };
-  const port = await new Promise<number>((ok, fail) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /READY (\d+)/.exec(out);
-      if (m) ok(Number(m[1]));
-    });
-    child.once('exit', (code) => fail(new Error(`the example service exited with ${code} before listening`)));
-  }).catch((e: unknown) => {
+  const port = await readyPort(child, () => 'the example service').catch((e: unknown) => {
     cleanup();
     throw e;
   });

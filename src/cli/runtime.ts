@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { isLpError, LpError, type LpErrorCode } from '../engine/index.js';
+import { checkPatch } from '../builder/check.js';
 import { ControlClient, listSockets, type PingInfo } from '../runtime/control.js';
 import { readPatchFile } from '../runtime/read-patch.js';
 import type { FunctionInfo, ModuleInfo, PatchInfo, TransitionStatus } from '../runtime/types.js';
@@ -14,8 +15,10 @@ export const RUNTIME_HELP = `usage (a running process; --pid may be left out whe
   livepatch ps [--json]                          processes with a control socket: pid, node, livepatch, hooks
   livepatch status [--pid N] [--limit N]         the transition: every task not switched yet and what holds it
   livepatch list [--pid N]                       the patches, their state and objects
-  livepatch enable [--pid N] <patch.json> [--wait [--timeout S]]
-                                                 apply a patch file; --wait until every task has switched
+  livepatch enable [--pid N] <patch.json> [--wait [--timeout S]] [--allow-unloaded]
+                                                 apply a patch file; --wait until every task has switched;
+                                                 refused (LP_ERR_NOOP) when it names an object not loaded
+                                                 (unless --allow-unloaded) or a function the object lacks
   livepatch disable [--pid N] <name> [--wait [--timeout S]]
                                                  unpatch (or reverse the transition in progress)
   livepatch force [--pid N] <name>               mark every task switched (unsafe: old code may still run)
@@ -64,10 +67,12 @@ const COMMANDS: Record<string, Command> = {
   list: { args: [], options: {}, process: true, run: async ({ io, values, client }) => show(io, values, await client.call<PatchInfo[]>('list'), formatPatches) },
   enable: {
     args: ['patch.json'],
-    options: WAIT,
+    options: { ...WAIT, 'allow-unloaded': { type: 'boolean' } },
     process: true,
     run: async (c) => {
       const patch = readPatchFile(c.positionals[0]);
+      // A patch that would patch nothing is refused here, before the process is asked (LP_ERR_NOOP).
+      await checkPatch(c.client, patch, c.values['allow-unloaded'] === true);
       const info = await c.client.call<PatchInfo>('enable', { patch });
       return finish(c, info);
     },
@@ -144,7 +149,7 @@ function count(flag: string, text: string): number {
   return n;
 }
 
-function pickPid(flag: string | undefined): number {
+export function pickPid(flag: string | undefined): number {
   if (flag !== undefined) {
     const pid = count('--pid', flag);
     if (pid === 0) usage('--pid must be a process id, got 0');

@@ -211,8 +211,7 @@ export class Runtime implements Dispatch, HostRuntime {
   /** The task's owner is done with it; it goes once its last activation ends. */
   endTask(task: Task): void {
     if (!this.tasks.end(task)) return;
-    // release_task(): the task is gone, its flag with it (its id's next task gets both from its parent).
-    this.mem.store(CPU, addr(Var.Pending, task.id), 0);
+    this.decide.releaseTask(this.klp, task.id);
     if (this.klp.transitionPatch) this.maybeComplete();
   }
 
@@ -481,7 +480,7 @@ export class Runtime implements Dispatch, HostRuntime {
       // A missing or ambiguous name is the engine's to report (klp_find_object_symbol), with its message.
       const site = code !== undefined && (sites.length === 1 || (f.oldSympos ?? 0) > 0) ? rec.site(code) : null;
       if (site) checkPatchable(site, what);
-      const compiled = f.fn ? compiledFromFunction(f.fn as (...a: unknown[]) => unknown) : compileIn(rec, f.source!, what);
+      const compiled = f.fn ? compiledFromFunction(f.fn as (...a: unknown[]) => unknown) : compileIn(rec, f.source!, what, f.origin);
       if (site) checkCompatible(site, compiled, what);
       this.replacements.set(codes[i], { ...compiled, patch });
     });

@@ -6,7 +6,7 @@ import Module from 'node:module';
 import { isMainThread } from 'node:worker_threads';
 import { isLpError } from '../engine/errors.js';
 import { patchCompile } from './cjs.js';
-import { loadConfig } from './config.js';
+import { configWarnings, loadConfig } from './config.js';
 import type { HooksData } from './hooks-async.js';
 import { installSyncHooks } from './hooks-sync.js';
 import { installRuntime } from './livepatch.js';
@@ -20,7 +20,9 @@ const global = globalThis as Record<symbol, unknown>;
 installRuntime();
 if (global[HOOKS] === undefined) {
   try {
-    const config = loadConfig();
+    // Object names are relative to the app root of the entry script, wherever the app was started from.
+    const config = loadConfig(process.env, process.cwd(), process.argv[1]);
+    if (isMainThread) for (const line of configWarnings(config)) process.stderr.write(`${line}\n`);
     // Instrumented code has its columns shifted on touched lines; the inline maps restore them.
     process.setSourceMapsEnabled(true);
     if (hookPath === 'sync') {

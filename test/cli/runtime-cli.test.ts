@@ -124,7 +124,9 @@ test('log --follow: new lines as they come; it ends when the process exits', { t
   await new Promise((r) => setTimeout(r, 600));
   const file = join(other.tmp, 'later.json');
   writeFileSync(file, JSON.stringify({ name: 'later', objs: [{ name: './lib/later.js', sha256: SHA256, funcs: [{ oldName: 'f', source: 'function () {}' }] }] }));
-  assert.equal((await cli(['enable', file, '--wait'], other.tmp)).status, 0);
+  // A module the process has not loaded: enable refuses it (LP_ERR_NOOP) unless told it comes later.
+  assert.match((await cli(['enable', file], other.tmp)).stderr, /^livepatch: LP_ERR_NOOP: .*'\.\/lib\/later\.js' is not loaded/);
+  assert.equal((await cli(['enable', file, '--wait', '--allow-unloaded'], other.tmp)).status, 0);
   await new Promise((r) => setTimeout(r, 600));
   await other.stop();
   const r = await following;
