@@ -214,8 +214,7 @@ export class Runtime implements Dispatch, HostRuntime {
   /** The task's owner is done with it; it goes once its last activation ends. */
   endTask(task: Task): void {
     if (!this.tasks.end(task)) return;
-    // release_task(): the task is gone, its flag with it (its id's next task gets both from its parent).
-    this.mem.store(CPU, addr(Var.Pending, task.id), 0);
+    this.decide.releaseTask(this.klp, task.id);
     if (this.klp.transitionPatch) this.maybeComplete();
   }
 
