@@ -34,7 +34,11 @@ const SRC = [
   '',
 ].join('\n');
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 
 function plainModule(source) {
   const m = new Module('/bench/plain.js');

@@ -1,6 +1,6 @@
 // The hook cells: one global property per object name, read by every entry hook of its modules (the
 // ABI in docs/runtime.md). A cell holds `undefined` while no function of the object is on a func
-// stack, else a frozen array by site index: 0 runs the original, 1 asks the handler (`__lp$M.r`), a
+// stack, else a frozen array by site index: 0 runs the original, 1 asks the handler (`__lp$M.d`), a
 // function is what the call runs instead (the handler's settled answer).
 //
 // Why a global property: V8 keeps a global property's value in a PropertyCell, and optimized code
