@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { inflateSync } from 'node:zlib';
 import { cli, load, makeApp, park, settle, startService, workPatch, writePatch } from './app.js';
 
@@ -102,5 +103,20 @@ test('the transition report opens in headless Chromium and shows the transition'
   } finally {
     await svc.stop();
     app.remove();
+  }
+});
+
+test('livepatch demo prints the path of its transition report', { timeout: 120_000 }, async () => {
+  const r = spawnSync(process.execPath, [fileURLToPath(new URL('../../src/cli/main.js', import.meta.url)), 'demo'], { encoding: 'utf8', timeout: 110_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const file = /^ {3}transition report: (\S+\.html)$/m.exec(r.stdout)?.[1];
+  assert.ok(file && existsSync(file), r.stdout);
+  try {
+    const html = readFileSync(file, 'utf8');
+    assert.match(html, /<svg class="requests"/);
+    assert.match(html, /<g class="marker" data-event="complete"><line [^>]*\/><text [^>]*>end: complete<\/text>/);
+    assert.match(html, /<td>GET \/slow\/c<\/td><td>handle<\/td><td class="where">lib\/shop\.js:4<\/td>/);
+  } finally {
+    rmSync(file, { force: true });
   }
 });
