@@ -63,7 +63,7 @@ export function buildPatch(opts: BuildOptions): BuildResult {
       return existsSync(dir) && statSync(dir).isDirectory() ? ws.copy(dir, label) : ws.revision(appDir, spec, label);
     };
     const oldDir = side(opts.old ?? appDir, 'old');
-    const newDir = opts.diff ? ws.applied(oldDir, resolve(opts.cwd, opts.diff), 'new') : side(opts.new ?? appDir, 'new');
+    const newDir = opts.diff ? ws.applied(oldDir, resolve(opts.cwd, opts.diff), 'new', opts.diff, opts.old ?? appDir) : side(opts.new ?? appDir, 'new');
     ws.build(oldDir, opts.build);
     ws.build(newDir, opts.build);
     const configFile = opts.config ? resolve(opts.cwd, opts.config) : undefined;

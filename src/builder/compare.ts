@@ -404,7 +404,9 @@ function hunk(old: Side, next: Side, gone: Stmt[], come: Stmt[], found: Findings
     const added = nowNames.filter((x) => !oldNames.has(x));
     const removed = wasNames.filter((x) => !newNames.has(x));
     if (now && added.length) {
-      const fnNote = declOf(now).type === 'VariableDeclaration' ? ' (a new function ships with the patch only as a function declaration)' : '';
+      const d = declOf(now);
+      const holdsFunction = d.type === 'VariableDeclaration' && d.declarations.some((x) => x.init && isFunctionNode(x.init));
+      const fnNote = holdsFunction ? ' (a new function ships with the patch only as a function declaration)' : '';
       found.add('LP_ERR_BUILD_BINDING', now.start, `new top-level binding ${added.map((x) => `'${x}'`).join(', ')}: the running module has no such variable for the patch to use${fnNote}`);
     }
     if (removed.length) {

@@ -51,14 +51,19 @@ export class Workspace {
     return app;
   }
 
-  /** A copy of `dir` with the unified diff `patch` applied (paths relative to `dir`, `-p1`). */
-  applied(dir: string, patch: string, label: string): string {
-    const file = resolve(patch);
+  /**
+   * A copy of `dir` with the unified diff `file` applied (paths relative to the app root, `-p1`);
+   * `patch` and `old` name them in messages.
+   */
+  applied(dir: string, file: string, label: string, patch: string, old: string): string {
     if (!existsSync(file) || !statSync(file).isFile()) fail(`--diff: cannot read '${patch}'`);
     const to = this.copy(dir, label);
     const r = spawnSync('patch', ['-p1', '--batch', '--forward', '--silent', '-d', to, '-i', file], { encoding: 'utf8' });
-    if (r.status !== 0)
-      fail(`--diff ${patch} does not apply to ${dir}: ${firstLine(r.stdout || r.stderr)} (paths must be relative to the app root with a/ b/ prefixes, as 'git diff --relative' writes them)`);
+    if (r.status !== 0) {
+      const said = `${r.stdout}\n${r.stderr}`.split('\n').map((l) => l.trim());
+      const why = said.find((l) => /can't find file|FAILED|malformed|garbage|Reversed/i.test(l)) ?? said.filter(Boolean).at(-1) ?? '';
+      fail(`--diff ${patch} does not apply to ${old}: ${why} (paths must be relative to the app root with a/ b/ prefixes, as 'git diff --relative' writes them)`);
+    }
     return to;
   }
 

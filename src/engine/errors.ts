@@ -52,6 +52,10 @@ export type LpErrorCode =
   | 'LP_ERR_BUILD_FUNC_SHAPE'
   | 'LP_ERR_BUILD_REFUSED'
   | 'LP_ERR_BUILD_NO_CHANGE'
+  // Delivery (src/delivery): a transition someone else reversed, patch signatures, installed patches:
+  | 'LP_ERR_REVERSED'
+  | 'LP_ERR_SIGNATURE'
+  | 'LP_ERR_NOT_INSTALLED'
   // A bug in livepatch itself (an exception that is not an LpError), reported rather than crashing the host:
   | 'LP_ERR_INTERNAL';
 

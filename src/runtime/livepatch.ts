@@ -76,6 +76,8 @@ interface EnableJob {
 
 const logChannel = channel('livepatch:log');
 const signalChannel = channel('livepatch:signal');
+/** A task is gone: src/delivery/requests.ts records these while a `livepatch apply --report` watches. */
+const taskEndChannel = channel('livepatch:task-end');
 
 export class Runtime implements Dispatch, HostRuntime {
   readonly tasks: Tasks;
@@ -99,8 +101,6 @@ export class Runtime implements Dispatch, HostRuntime {
   private readonly hooked = new Set<ModuleRecord>();
   private retryTimer: NodeJS.Timeout | null = null;
   private transitionStarted = 0;
-  /** The same moment by Date.now(), the clock activation starts are stamped with. */
-  private transitionStartedAt = 0;
   private readonly logLines: string[] = [];
   /** Lines logged since start (the cursor logSince() hands out). */
   private logCount = 0;
@@ -211,6 +211,11 @@ export class Runtime implements Dispatch, HostRuntime {
   /** The task's owner is done with it; it goes once its last activation ends. */
   endTask(task: Task): void {
     if (!this.tasks.end(task)) return;
+    // Its patch state before release_task() drops it: the version its last code ran.
+    if (taskEndChannel.hasSubscribers) {
+      const patchState = this.klp.mem.load(CPU, addr(Var.PatchState, task.id));
+      taskEndChannel.publish({ name: task.name, started: task.started, ended: Date.now(), patchState, patch: this.klp.transitionPatch?.name ?? null });
+    }
     this.decide.releaseTask(this.klp, task.id);
     if (this.klp.transitionPatch) this.maybeComplete();
   }
@@ -258,6 +263,18 @@ export class Runtime implements Dispatch, HostRuntime {
     }
   }
 
+  /** klp_send_signals() on demand (`livepatch apply --signal-after`): the names of the tasks signalled. */
+  signalPending(): string[] {
+    if (!this.klp.transitionPatch) return [];
+    const sent: string[] = [];
+    for (const t of [this.tasks.root, ...this.tasks.live]) {
+      if (!pending(this.klp, t.id)) continue;
+      sent.push(t.name);
+      this.signal(t);
+    }
+    return sent;
+  }
+
   scheduleRetry(): void {
     if (this.retryTimer) return;
     this.retryTimer = setTimeout(() => {
@@ -294,10 +311,7 @@ export class Runtime implements Dispatch, HostRuntime {
       this.retryTimer = null;
       return;
     }
-    if (wasIdle) {
-      this.transitionStarted = performance.now();
-      this.transitionStartedAt = Date.now();
-    }
+    if (wasIdle) this.transitionStarted = performance.now();
     if (running) this.kick(running);
   }
 
@@ -590,8 +604,18 @@ export class Runtime implements Dispatch, HostRuntime {
           for (const func of obj.funcs) {
             const code = forbiddenCode(this.klp, CPU, tgt, func);
             if (!t.active.has(code)) continue;
-            // An activation older than the transition reports the transition's age (at least that).
-            holding.push({ func: func.oldName, object: obj.name, ageMs: now - (t.since.get(code) ?? this.transitionStartedAt) });
+            // Activations are stamped only while a transition runs (tasks.ts): one older than the
+            // transition is bounded by its task's age instead.
+            const since = t.since.get(code);
+            const site = this.modules[Math.floor(code / CODE_STRIDE)]?.site(code);
+            holding.push({
+              func: func.oldName,
+              object: obj.name,
+              ageMs: Math.round(now - (since ?? t.started)),
+              exact: since !== undefined,
+              line: site ? site[2] : null,
+              column: site ? site[3] : null,
+            });
           }
         }
         holding.sort((x, y) => y.ageMs - x.ageMs);

@@ -9,6 +9,7 @@ import { patchCompile } from './cjs.js';
 import { configWarnings, loadConfig } from './config.js';
 import type { HooksData } from './hooks-async.js';
 import { installSyncHooks } from './hooks-sync.js';
+import { startDelivery } from '../delivery/startup.js';
 import { installRuntime } from './livepatch.js';
 import { Loader, hookPath } from './loader.js';
 
@@ -17,7 +18,7 @@ import { Loader, hookPath } from './loader.js';
 const HOOKS = Symbol.for('livepatch.hooks');
 const global = globalThis as Record<symbol, unknown>;
 
-installRuntime();
+const rt = installRuntime();
 if (global[HOOKS] === undefined) {
   try {
     // Object names are relative to the app root of the entry script, wherever the app was started from.
@@ -33,6 +34,7 @@ if (global[HOOKS] === undefined) {
       patchCompile(new Loader(config));
     }
     global[HOOKS] = hookPath;
+    startDelivery(rt, config.root);
   } catch (e) {
     // Worker threads run this file again: the main thread has said it already.
     if (isMainThread) {

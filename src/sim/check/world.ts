@@ -83,6 +83,12 @@ export interface WorldConfig {
    */
   cpuBound?: boolean;
   /**
+   * klp_have_reliable_stack() (absent: true). Without reliable stacks only a task's own safe points (its
+   * flag, at the barrier or in the scheduler hook) and force switch it: the liveness check needs this to
+   * show what `wmb-reverse` is for.
+   */
+  reliableStack?: boolean;
+  /**
    * Walks of the task list follow the list order, as in the kernel, instead of the canonical order
    * of walkPicks(). The symmetry key is exact only with the canonical order; this is for comparing
    * unreduced spaces with a model that walks in list order (bench/spin/livepatch.pml).
@@ -473,7 +479,7 @@ export class World implements Host {
     return pc === IN_F || pc === SLEEP_IN_F || pc === IN_G_HANDLER ? [this.vf[task]] : [];
   }
   haveReliableStack(): boolean {
-    return true;
+    return this.config.reliableStack !== false;
   }
   tryReadLock(lock: HostLock): boolean {
     this.lockTouch(lock);
@@ -1065,6 +1071,12 @@ export class World implements Host {
         return true;
     }
     throw new Error(`task${t}: no step at ${PC_NAMES[this.pc[t]]}`);
+  }
+
+  /** Whether user task t is inside patched code (f, or g called from it): an activation liveness asks to end. */
+  inPatched(t: number): boolean {
+    const pc = this.pc[t];
+    return pc === IN_F_HANDLER || pc === IN_F || pc === IN_G_HANDLER || pc === SLEEP_IN_F;
   }
 
   // ---- invariants ----
