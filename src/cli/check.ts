@@ -11,7 +11,7 @@ import type { Io } from './sim.js';
 const VARIANTS: readonly Variant[] = ['final', 'v4.12', 'v3'];
 const STRATEGIES: readonly Strategy[] = ['dfs', 'bfs', 'random', 'pct'];
 const MEMORIES: readonly MemoryModel[] = ['sc', 'relaxed'];
-/** Every barrier and synchronize the engine lets a checker drop (Klp.drop). */
+/** Every barrier and synchronize the engine lets a checker drop (Klp.drop), and force's marking of the patch. */
 export const DROPPABLE = [
   'wmb-init',
   'wmb-enable',
@@ -24,6 +24,7 @@ export const DROPPABLE = [
   'sync-reverse',
   'sync-complete-patch',
   'sync-complete-unpatch',
+  'mark-forced',
 ] as const;
 
 function usage(msg: string): never {

@@ -1,18 +1,21 @@
-// Liveness under weak fairness, for any World: "every transition completes (or is reversed to
-// completion)". The whole reachable graph is built (breadth first, so that every state's shortest path
-// from the start is at hand), its states inside a transition are split into strongly connected
-// components (Tarjan, iterative), and a component is a counterexample when a run can stay in it forever
-// while being fair: for every fairness class (a process, an event source) some state of the component
-// has no step of that class enabled or some step inside the component is of that class, and every
-// state predicate the fairness asks for ("every activation eventually ends") holds somewhere in it.
-// That test is exact for weak fairness: the component is strongly connected, so one cycle through all
-// the witnesses exists, and it is printed as a lasso (the path to the component, then the loop).
+// Liveness under fairness, for any World: "every transition completes (or is reversed to completion)".
+// The whole reachable graph is built (breadth first, so that every state's shortest path from the
+// start is at hand), its states inside a transition are split into strongly connected components
+// (Tarjan, iterative), and a component is a counterexample when a run can stay in it forever while
+// being fair (fairPart()): a weakly fair class (a process, an event source) enabled in every state of
+// it is taken inside it, a strongly fair class enabled anywhere in it is taken inside it (else the
+// states where it is enabled are dropped and the rest split again, Emerson and Lei), and every state
+// predicate fairness asks for ("every activation eventually ends") holds somewhere in it. The
+// component is strongly connected, so one cycle through a witness of each exists; it is printed as a
+// lasso (the path to the component, then the loop). A state inside a transition with no step left is
+// one too: it stutters forever.
 //
 // No partial-order reduction here: its cycle proviso (every cycle has a fully expanded state) keeps
-// safety, but under fairness a reduced graph may lack the very cycle that is fair, or keep only unfair
-// ones (the ignoring problem at the level of cycles, Peled's C3 is not enough without the stronger
-// conditions for next-free LTL under fairness), so the graph searched is the unreduced one and no
-// argument about the reduction is needed. Symmetry is off too (fairness names processes).
+// safety, but a reduced graph keeps one order of independent steps, and the fair cycle may be among
+// the interleavings it drops (or an unfair one it keeps may look fair) unless the property is
+// stutter-invariant, every fairness class is visible and the stronger proviso holds on every cycle;
+// rather than argue those per World, the graph searched is the unreduced one. Symmetry is off too
+// (fairness names processes).
 
 import { LpError } from '../../engine/index.js';
 import { IntVec } from '../../engine/snapshot.js';

@@ -24,6 +24,10 @@
 //   called from a task's own code, `runningTask`) is not explored.
 // - Fake signals (the retry's every-15th attempt) are not sent: their listeners are the application's,
 //   never needed for safety; the attempt counter is kept at 0 so retries do not make new states.
+// - Runtime.maybeComplete() first tests the counting memory's number of pending tasks (pending.ts), an
+//   exact count kept on every store; the World asks completionDue() alone, which that test only skips.
+// - Every call asks the handler unless its hook cell is settled; Runtime.handle()'s fail-open catch
+//   around the handler is not modelled (the handler does not throw).
 // - A generator task's activation opens at its call and ends in its finally, synchronously, like the
 //   original async function's tracking; an async replacement's ends a microtask after its promise
 //   settles (`.then(done)`): the two orders the runtime has.
