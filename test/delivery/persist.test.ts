@@ -80,6 +80,9 @@ test('signed: a good signature applies; unsigned, one byte tampered, wrong key: 
   assert.match(kg.stdout, /^key [0-9a-f]{16}: private \S+ops\.key \(keep it secret\), public \S+ops\.pub/);
   assert.equal((await cli(app, ['keygen', '--out', other])).status, 0);
   assert.equal((await cli(app, ['keygen', '--out', keys])).status, 2, 'keygen never overwrites a key');
+  const pub = await cli(app, ['sign', writePatch(app, workPatch('bypub', 'v2')), '--key', `${keys}.pub`]);
+  assert.equal(pub.status, 1);
+  assert.match(pub.stderr, /^livepatch: LP_ERR_SIGNATURE: that is a public key \(\.pub\): sign with the private one \(\.key\)/);
 
   const good = writePatch(app, workPatch('good', 'v2'));
   const signed = await cli(app, ['sign', good, '--key', `${keys}.key`]);
