@@ -4,6 +4,7 @@
 
 import { LpError } from '../engine/index.js';
 import type { SiteRow } from './instrument.js';
+import type { Origin } from './patchfile.js';
 import type { ModuleRecord } from './registry.js';
 import { parseReplacement, type ParsedReplacement } from './replacement.js';
 
@@ -33,12 +34,20 @@ export function checkSource(rec: ModuleRecord | null, source: string, what: stri
   }
 }
 
-/** Compile `source` in `rec`'s scope, after checkSource(). */
-export function compileIn(rec: ModuleRecord, source: string, what: string): Compiled {
+/**
+ * Compile `source` in `rec`'s scope, after checkSource(). With an `origin` the code is compiled at
+ * that line (and, on its first line, that column) under that file name, so that its stack frames read
+ * `at checkout (lib/pricing.js:12:5)`: the position in the fixed source, not in an eval.
+ */
+export function compileIn(rec: ModuleRecord, source: string, what: string, origin?: Origin): Compiled {
   const parsed = checkSource(rec, source, what);
+  // Function sources are wrapped in one `(`: the padding puts their first character at origin.column.
+  const text = origin
+    ? `${'\n'.repeat(origin.line - 1)}${' '.repeat(Math.max(0, origin.column - 2))}${parsed.expr}\n//# sourceURL=${origin.file}`
+    : parsed.expr;
   let fn: unknown;
   try {
-    fn = rec.evalHost(parsed.expr);
+    fn = rec.evalHost(text);
   } catch (e) {
     throw new LpError('LP_ERR_PATCH_SYNTAX', `${what}: does not compile in '${rec.name}': ${(e as Error).message}`);
   }

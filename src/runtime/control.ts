@@ -9,6 +9,8 @@ import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isLpError, LpError, type LpErrorCode } from '../engine/index.js';
+import { acceptPatch, appRoot } from '../delivery/startup.js';
+import { requestsSince } from '../delivery/requests.js';
 import { excerpt, MAX_CONNECTIONS, MAX_LINE, MAX_REPLY, own, parseJson } from './limits.js';
 import type { Runtime } from './livepatch.js';
 import { onTermination } from './signals.js';
@@ -21,6 +23,10 @@ export interface PingInfo {
   livepatch: string;
   /** Which loader hooks instrument modules; 'none' when the process was not started with livepatch/register. */
   hooks: 'sync' | 'async' | 'none';
+  /** The command line: the Node binary, its options, the script and its arguments. */
+  argv: string[];
+  /** The app root object names are relative to (null without the loader hooks). */
+  root: string | null;
 }
 
 /** The directory of this user's sockets. Per-uid, so that two users on one machine never share one. */
@@ -137,9 +143,11 @@ const OPS: Record<string, Op> = {
   ping: { args: {}, run: () => ping() },
   list: { args: {}, run: (rt) => rt.list() },
   status: { args: { limit: 'count?' }, run: (rt, a) => rt.status(a.limit as number | undefined) },
-  enable: { args: { patch: 'object' }, run: (rt, a) => rt.enableAsync(a.patch) },
+  enable: { args: { patch: 'object' }, run: (rt, a) => rt.enableAsync(acceptPatch(a.patch as Record<string, unknown>)) },
   disable: { args: { name: 'string' }, run: (rt, a) => rt.disable(a.name as string) },
   force: { args: { name: 'string' }, run: (rt, a) => rt.force(a.name as string) },
+  signal: { args: {}, run: (rt) => rt.signalPending() },
+  requests: { args: { since: 'count?' }, run: (_rt, a) => requestsSince(a.since as number | undefined) },
   modules: { args: {}, run: (rt) => rt.modulesInfo() },
   functions: { args: { module: 'string' }, run: (rt, a) => rt.functions(a.module as string) },
   log: { args: { since: 'count?' }, run: (rt, a) => rt.logSince(a.since as number | undefined) },
@@ -173,7 +181,14 @@ function ping(): PingInfo {
   version ??= (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
   // register.ts records the hooks it installed there (any copy of livepatch in the process sees it).
   const hooks = (globalThis as Record<symbol, unknown>)[Symbol.for('livepatch.hooks')];
-  return { pid: process.pid, node: process.version, livepatch: version, hooks: hooks === 'sync' || hooks === 'async' ? hooks : 'none' };
+  return {
+    pid: process.pid,
+    node: process.version,
+    livepatch: version,
+    hooks: hooks === 'sync' || hooks === 'async' ? hooks : 'none',
+    argv: [process.execPath, ...process.execArgv, ...process.argv.slice(1)],
+    root: appRoot(),
+  };
 }
 
 /** An id is echoed back as it came only when it is a scalar: the error path never walks a client's data. */

@@ -7,6 +7,7 @@
 // change to what is checked.
 
 import { copyProcess, handlerProc, pending, runToEnd, schedTrySwitchProc, updatePatchStateProc, type Klp } from '../engine/index.js';
+import { addr, Var } from '../engine/memory.js';
 
 /** The runtime's one CPU (the main thread). */
 export const CPU = 0;
@@ -97,6 +98,11 @@ export function startChild(klp: Klp, parent: number, child: number): void {
   runToEnd(klp, updatePatchStateProc(CPU, child));
 }
 
+/** release_task(): a task that ended is gone, its flag with it (its id's next task gets both from its parent). */
+export function releaseTask(klp: Klp, task: number): void {
+  klp.mem.store(CPU, addr(Var.Pending, task), 0);
+}
+
 /**
  * The decisions as one object: the runtime calls them through the one it was made with (the model
  * checker's mutation tests hand it a changed one, to replay a counterexample against real async code).
@@ -111,6 +117,7 @@ export const DECISIONS = {
   kickSwitch,
   completionDue,
   startChild,
+  releaseTask,
 };
 
 export type Decisions = typeof DECISIONS;

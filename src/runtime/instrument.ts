@@ -147,11 +147,12 @@ function headerPosition(source: string, program: Program): { pos: number; text: 
 }
 
 /**
- * The global property the entry hooks of object `id` read (its "hook cell"): `__lp$` and 16 hex
- * digits of the id's sha256. Two instances of one object share it (see livepatch.ts refreshCells).
+ * The global property the entry hooks of object `id` read (its "hook cell"): `__lp$` and 8 hex
+ * digits of the id's sha256. Instances of one object (or, rarely, of two whose digits collide) share
+ * it; the runtime then never settles its entries (livepatch.ts cellEntries).
  */
 export function hookCell(id: string): string {
-  return `__lp$${createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 16)}`;
+  return `__lp$${createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 8)}`;
 }
 
 function insertHooks(s: MagicString, source: string, site: Site, i: number, cell: string): void {
@@ -161,16 +162,11 @@ function insertHooks(s: MagicString, source: string, site: Site, i: number, cell
   const params = fn.params.map((p) => source.slice(p.start, p.end));
   // Sloppy functions may repeat a parameter name: only `arguments` still holds every value.
   const asArray = isArrow || (simpleParams(fn.params) && !site.usesArguments && new Set(params).size === params.length);
-  const args = asArray ? `[${params.join(', ')}]` : 'arguments';
   const self = isArrow ? 'undefined' : 'this';
   const call = asArray ? `__lp$f.call(${[self, ...params].join(', ')})` : `__lp$f.apply(${self}, arguments)`;
-  const ctor = site.kind.startsWith('constructor');
-  const direct = ctor ? `{ ${call}; return; }` : fn.generator ? `return yield* ${call};` : `return ${call};`;
-  const ret = ctor ? 'return;' : fn.generator ? 'return yield* __lp$r;' : 'return __lp$r;';
+  const run = site.kind.startsWith('constructor') ? `{ ${call}; return; }` : fn.generator ? `return yield* ${call};` : `return ${call};`;
   // The cell is a global property, so that optimized code folds it to a constant (see docs/runtime.md).
-  const hook =
-    `{ const __lp$f = globalThis.${cell}?.[${i}]; if (__lp$f) { if (__lp$f !== 1) ${direct} ` +
-    `const __lp$r = __lp$M?.r(${i}, ${self}, ${args}); if (__lp$r !== __lp$M) ${ret} } }`;
+  const hook = `{ let __lp$f = globalThis.${cell}?.[${i}]; if (__lp$f === 1) __lp$f = __lp$M?.d(${i}); if (__lp$f) ${run} }`;
   const open = tracked ? `${hook} const __lp$t = __lp$M?.a(${i}); try {` : hook;
   const close = tracked ? `} finally { __lp$M?.x(__lp$t, ${i}); }` : '';
   // Openings go on the left of their position and closings on the right, prepended: at a shared

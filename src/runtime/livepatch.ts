@@ -39,8 +39,9 @@ import { installHttpTasks } from './http.js';
 import { cut, LOG_REPLY_BUDGET, MAX_LOG_LINE } from './limits.js';
 import { parsePatchFile, type PatchFile, type PatchObjectFile } from './patchfile.js';
 import { ASK, HookCells, ORIGINAL } from './cells.js';
+import { CountingMemory } from './pending.js';
 import { CPU, DECISIONS, type Decisions } from './decisions.js';
-import { CODE_STRIDE, ModuleRecord, type Dispatch } from './registry.js';
+import { CODE_STRIDE, ModuleRecord, type Callable, type Dispatch } from './registry.js';
 import { ADMIN_TASK, ROOT_TASK, stampActivations, Tasks, type Task } from './tasks.js';
 import type { BlockedTask, FunctionInfo, ModuleInfo, PatchInfo, TransitionStatus } from './types.js';
 
@@ -50,8 +51,8 @@ const LOG_KEEP = 2000;
 /** A compiled replacement: code id → the function a redirected call runs. */
 interface Replacement extends Compiled {
   patch: string;
-  /** An async one's or a generator's settled call (directOf), made once. */
-  direct?: (...args: unknown[]) => unknown;
+  /** An async one's or a generator's call with its activation tracked (callable()), made once. */
+  tracked?: Callable;
 }
 
 /** A patch file's objects the engine knows only by name: kept to compile them when the module comes. */
@@ -75,10 +76,13 @@ interface EnableJob {
 
 const logChannel = channel('livepatch:log');
 const signalChannel = channel('livepatch:signal');
+/** A task is gone: src/delivery/requests.ts records these while a `livepatch apply --report` watches. */
+const taskEndChannel = channel('livepatch:task-end');
 
 export class Runtime implements Dispatch, HostRuntime {
   readonly tasks: Tasks;
   readonly klp: Klp;
+  private readonly mem = new CountingMemory();
   /** The decisions this runtime takes (decisions.ts; the model checker's mutation tests change one). */
   private readonly decide: Decisions;
   readonly shadow: Shadow;
@@ -97,8 +101,6 @@ export class Runtime implements Dispatch, HostRuntime {
   private readonly hooked = new Set<ModuleRecord>();
   private retryTimer: NodeJS.Timeout | null = null;
   private transitionStarted = 0;
-  /** The same moment by Date.now(), the clock activation starts are stamped with. */
-  private transitionStartedAt = 0;
   private readonly logLines: string[] = [];
   /** Lines logged since start (the cursor logSince() hands out). */
   private logCount = 0;
@@ -113,7 +115,7 @@ export class Runtime implements Dispatch, HostRuntime {
     this.tasks = new Tasks(this.decide);
     const env = process.env.LIVEPATCH_LOG as LogLevel | 'off' | undefined;
     this.threshold = LEVELS[opts.logLevel ?? (env && Object.hasOwn(LEVELS, env) ? env : 'notice')];
-    this.klp = new Klp(new NodeHost(this));
+    this.klp = new Klp(new NodeHost(this), this.mem);
     this.shadow = new Shadow((level, line) => this.log(level, line));
     this.klp.initTask(ROOT_TASK);
     this.klp.initTask(ADMIN_TASK);
@@ -133,7 +135,7 @@ export class Runtime implements Dispatch, HostRuntime {
     if (readers) readers.push(rec);
     else {
       this.cellReaders.set(cell, [rec]);
-      this.cells.set(cell, undefined);
+      if (!this.cells.set(cell, undefined)) this.log('warn', `livepatch: warning: module '${name}': the global object refuses its hook cell ${cell}: its patches will not take effect`);
     }
     try {
       this.moduleComing(rec);
@@ -148,12 +150,10 @@ export class Runtime implements Dispatch, HostRuntime {
     return this.tasks.current();
   }
 
-  redirect(m: ModuleRecord, code: number, thisArg: unknown, args: ArrayLike<unknown>): unknown {
+  answer(code: number): Callable | 0 {
     const target = this.handle(code, this.tasks.current().id);
-    if (target === code) return m;
-    const rep = this.replacements.get(target);
-    if (!rep) return m;
-    return this.invoke(rep, target, thisArg, args);
+    const rep = target === code ? undefined : this.replacements.get(target);
+    return rep ? this.callable(rep, target) : 0;
   }
 
   /** klp_ftrace_handler(): the code `task` runs for a call of `code`; `code` itself on a failure of ours. */
@@ -168,9 +168,8 @@ export class Runtime implements Dispatch, HostRuntime {
     }
   }
 
-  /** Run a replacement; an async one or a generator is an activation of its code in the task. */
+  /** Run an async replacement or a generator: an activation of its code in the task. */
   private invoke(rep: Replacement, code: number, thisArg: unknown, args: ArrayLike<unknown>): unknown {
-    if (!rep.async && !rep.generator) return Reflect.apply(rep.fn, thisArg, args);
     const task = this.tasks.current();
     const done = (): void => {
       if (task.exit(code)) this.activationEnded(task);
@@ -211,7 +210,14 @@ export class Runtime implements Dispatch, HostRuntime {
 
   /** The task's owner is done with it; it goes once its last activation ends. */
   endTask(task: Task): void {
-    if (this.tasks.end(task) && this.klp.transitionPatch) this.maybeComplete();
+    if (!this.tasks.end(task)) return;
+    // Its patch state before release_task() drops it: the version its last code ran.
+    if (taskEndChannel.hasSubscribers) {
+      const patchState = this.klp.mem.load(CPU, addr(Var.PatchState, task.id));
+      taskEndChannel.publish({ name: task.name, started: task.started, ended: Date.now(), patchState, patch: this.klp.transitionPatch?.name ?? null });
+    }
+    this.decide.releaseTask(this.klp, task.id);
+    if (this.klp.transitionPatch) this.maybeComplete();
   }
 
   /** klp_update_patch_state(current): the caller vouches that no function being changed is active in its task. */
@@ -233,6 +239,9 @@ export class Runtime implements Dispatch, HostRuntime {
 
   /** When no task is left pending, complete now rather than at the next retry. */
   private maybeComplete(): void {
+    // Some task is still pending: completionDue() would scan every live task to say no. The count is
+    // exact (pending.ts), so the scan runs only when it is zero, i.e. once, when it will complete.
+    if (this.mem.pendingTasks !== 0) return;
     if (!this.decide.completionDue(this.klp, this.liveIds())) return;
     this.admin(null, () => runToEnd(this.klp, transitionWorkProc(CPU, ADMIN_TASK)));
   }
@@ -245,13 +254,25 @@ export class Runtime implements Dispatch, HostRuntime {
 
   signal(task: Task): void {
     signalChannel.publish({ id: task.id, name: task.name });
-    for (const cb of task.signalListeners) {
+    for (const cb of task.signalListeners ?? []) {
       try {
         cb();
       } catch (e) {
         this.log('warn', `livepatch: a signal listener of ${task.name} threw: ${(e as Error).message}`);
       }
     }
+  }
+
+  /** klp_send_signals() on demand (`livepatch apply --signal-after`): the names of the tasks signalled. */
+  signalPending(): string[] {
+    if (!this.klp.transitionPatch) return [];
+    const sent: string[] = [];
+    for (const t of [this.tasks.root, ...this.tasks.live]) {
+      if (!pending(this.klp, t.id)) continue;
+      sent.push(t.name);
+      this.signal(t);
+    }
+    return sent;
   }
 
   scheduleRetry(): void {
@@ -290,10 +311,7 @@ export class Runtime implements Dispatch, HostRuntime {
       this.retryTimer = null;
       return;
     }
-    if (wasIdle) {
-      this.transitionStarted = performance.now();
-      this.transitionStartedAt = Date.now();
-    }
+    if (wasIdle) this.transitionStarted = performance.now();
     if (running) this.kick(running);
   }
 
@@ -329,10 +347,10 @@ export class Runtime implements Dispatch, HostRuntime {
    * instance's replacements). The answer changes only in an admin verb, which unsettles the cells
    * when it starts and calls this when it ends.
    */
-  private cellEntries(readers: readonly ModuleRecord[]): Array<0 | 1 | ((...a: unknown[]) => unknown)> | undefined {
+  private cellEntries(readers: readonly ModuleRecord[]): Array<0 | 1 | Callable> | undefined {
     const on = readers.filter((r) => r.on);
     if (on.length === 0) return undefined;
-    const entries: Array<0 | 1 | ((...a: unknown[]) => unknown)> = new Array(Math.max(...on.map((r) => r.hooked.length))).fill(ORIGINAL);
+    const entries: Array<0 | 1 | Callable> = new Array(Math.max(...on.map((r) => r.hooked.length))).fill(ORIGINAL);
     const settled = this.decide.answerMemoizable(this.klp) && readers.length === 1;
     for (const rec of on) {
       rec.hooked.forEach((h, i) => {
@@ -341,21 +359,21 @@ export class Runtime implements Dispatch, HostRuntime {
         const code = rec.base + i;
         const target = this.handle(code, ROOT_TASK);
         const rep = target === code ? undefined : this.replacements.get(target);
-        entries[i] = rep ? this.directOf(rep, target) : ORIGINAL;
+        // directCallable: the replacement itself may run without the runtime; else its tracked wrapper.
+        entries[i] = !rep ? ORIGINAL : this.decide.directCallable(this.klp, rep.async || rep.generator) ? rep.fn : this.callable(rep, target);
       });
     }
     return entries;
   }
 
   /**
-   * What a settled call of `rep` runs: the replacement itself when it may skip the runtime, else (an
-   * async function or a generator: an activation the task's stack must count) a wrapper that skips
-   * only the handler.
+   * What a call redirected to `rep` runs: the replacement itself, or for an async function or a
+   * generator (an activation the task's stack must count) a wrapper that tracks it.
    */
-  private directOf(rep: Replacement, code: number): (...args: unknown[]) => unknown {
-    if (this.decide.directCallable(this.klp, rep.async || rep.generator)) return rep.fn;
+  private callable(rep: Replacement, code: number): Callable {
+    if (!rep.async && !rep.generator) return rep.fn;
     const rt = this;
-    return (rep.direct ??= function (this: unknown, ...args: unknown[]) {
+    return (rep.tracked ??= function (this: unknown, ...args: unknown[]) {
       return rt.invoke(rep, code, this, args);
     });
   }
@@ -476,7 +494,7 @@ export class Runtime implements Dispatch, HostRuntime {
       // A missing or ambiguous name is the engine's to report (klp_find_object_symbol), with its message.
       const site = code !== undefined && (sites.length === 1 || (f.oldSympos ?? 0) > 0) ? rec.site(code) : null;
       if (site) checkPatchable(site, what);
-      const compiled = f.fn ? compiledFromFunction(f.fn as (...a: unknown[]) => unknown) : compileIn(rec, f.source!, what);
+      const compiled = f.fn ? compiledFromFunction(f.fn as (...a: unknown[]) => unknown) : compileIn(rec, f.source!, what, f.origin);
       if (site) checkCompatible(site, compiled, what);
       this.replacements.set(codes[i], { ...compiled, patch });
     });
@@ -586,8 +604,18 @@ export class Runtime implements Dispatch, HostRuntime {
           for (const func of obj.funcs) {
             const code = forbiddenCode(this.klp, CPU, tgt, func);
             if (!t.active.has(code)) continue;
-            // An activation older than the transition reports the transition's age (at least that).
-            holding.push({ func: func.oldName, object: obj.name, ageMs: now - (t.since.get(code) ?? this.transitionStartedAt) });
+            // Activations are stamped only while a transition runs (tasks.ts): one older than the
+            // transition is bounded by its task's age instead.
+            const since = t.since.get(code);
+            const site = this.modules[Math.floor(code / CODE_STRIDE)]?.site(code);
+            holding.push({
+              func: func.oldName,
+              object: obj.name,
+              ageMs: Math.round(now - (since ?? t.started)),
+              exact: since !== undefined,
+              line: site ? site[2] : null,
+              column: site ? site[3] : null,
+            });
           }
         }
         holding.sort((x, y) => y.ageMs - x.ageMs);

@@ -16,6 +16,16 @@ export interface PatchFuncFile {
   source?: string;
   /** In-process only: the replacement as a function (it sees its own scope, not the module's). */
   fn?: (...args: never[]) => unknown;
+  /** Where `source` starts in the fixed tree (livepatch build): stack traces of the replacement point there. */
+  origin?: Origin;
+}
+
+export interface Origin {
+  /** App-relative path, as a stack trace shows it. */
+  file: string;
+  /** 1-based. */
+  line: number;
+  column: number;
 }
 
 export interface PatchObjectFile {
@@ -106,7 +116,7 @@ function checkObject(where: string, obj: unknown): PatchObjectFile {
 
 function checkFunc(fw: string, func: unknown): PatchFuncFile {
   if (!isObject(func)) fail(`${fw} must be an object`);
-  checkKeys(fw, func, ['oldName', 'oldSympos', 'source', 'fn']);
+  checkKeys(fw, func, ['oldName', 'oldSympos', 'source', 'fn', 'origin']);
   const oldName = own(func, 'oldName');
   if (typeof oldName !== 'string' || oldName === '') fail(`${fw}: 'oldName' must be the function's qualified name`);
   const named = `${fw} (${excerpt(oldName)})`;
@@ -122,7 +132,22 @@ function checkFunc(fw: string, func: unknown): PatchFuncFile {
   if (oldSympos !== undefined) out.oldSympos = oldSympos as number;
   if (hasSource) out.source = source;
   else out.fn = fn as PatchFuncFile['fn'];
+  const origin = own(func, 'origin');
+  if (origin !== undefined) out.origin = checkOrigin(named, origin);
   return out;
+}
+
+function checkOrigin(named: string, origin: unknown): Origin {
+  const bad = (): never => fail(`${named}: 'origin' must be { file, line, column } (a path without control characters, 1-based integers)`);
+  if (!isObject(origin)) return bad();
+  checkKeys(`${named}: origin`, origin, ['file', 'line', 'column']);
+  const file = own(origin, 'file');
+  const line = own(origin, 'line');
+  const column = own(origin, 'column');
+  // The file goes into a `//# sourceURL=` comment: one line, no control characters.
+  if (typeof file !== 'string' || file === '' || file.length > 1024 || /[\u0000-\u001f\u007f\u2028\u2029]/.test(file)) bad();
+  if (!Number.isSafeInteger(line) || (line as number) < 1 || !Number.isSafeInteger(column) || (column as number) < 1) bad();
+  return { file: file as string, line: line as number, column: column as number };
 }
 
 export { CALLBACKS };

@@ -8,11 +8,14 @@ import type { Task } from './tasks.js';
 /** Room for each module's functions (typescript.js, the biggest file we know, has ~21.6 k). */
 export const CODE_STRIDE = 2 ** 20;
 
+/** What an entry hook calls instead of the original: the replacement, or a wrapper of it. */
+export type Callable = (...args: unknown[]) => unknown;
+
 /** What a module object needs from the runtime: the hot paths, kept to three calls. */
 export interface Dispatch {
   current(): Task;
-  /** The handler: which code site `code` runs in the current task; returns `m` to run the original. */
-  redirect(m: ModuleRecord, code: number, thisArg: unknown, args: ArrayLike<unknown>): unknown;
+  /** The handler in the current task: what a call of `code` runs instead, or 0 to run the original. */
+  answer(code: number): Callable | 0;
   /** The last open activation of some code in `task` just ended. */
   activationEnded(task: Task): void;
 }
@@ -46,12 +49,12 @@ export class ModuleRecord {
   hooked: Uint8Array = new Uint8Array(0);
 
   /**
-   * Entry hook of site i whose cell entry says "ask the handler": the replacement's result, or this
-   * object to run the original. A site of another instance sharing the cell is not hooked here.
+   * Entry hook of site i whose cell entry says "ask the handler": what this call runs instead, or 0 to
+   * run the original. A site of another instance sharing the cell is not hooked here.
    */
-  r(i: number, thisArg: unknown, args: ArrayLike<unknown>): unknown {
-    if (this.hooked[i] !== 1) return this;
-    return this.rt.redirect(this, this.base + i, thisArg, args);
+  d(i: number): Callable | 0 {
+    if (this.hooked[i] !== 1) return 0;
+    return this.rt.answer(this.base + i);
   }
 
   /** An async function or generator of site i starts running in the current task. */

@@ -14,14 +14,21 @@ export const ROOT_TASK = 0;
 /** The runtime's own context for admin verbs (the kernel's kworker): never in the task list. */
 export const ADMIN_TASK = 1;
 
+/**
+ * What a task that has never had an activation shares: most tasks (a request served by synchronous
+ * handlers) never do, and two Maps a task are most of its memory. Only enter() writes a task's maps,
+ * and it gives the task its own first (exit() and every reader only read).
+ */
+const NONE: ReadonlyMap<number, number> = new Map();
+
 export class Task {
-  /** Open activations by code id. */
-  readonly active = new Map<number, number>();
+  /** Open activations by code id (NONE until the first). */
+  active = NONE as Map<number, number>;
   /**
    * When the first open activation of a code started (Date.now()), recorded only while a transition
    * runs: status ages are wanted then, and every async call outside transitions stays cheap.
    */
-  readonly since = new Map<number, number>();
+  since = NONE as Map<number, number>;
   /** Position in Tasks.live (swap-removed), -1 once ended; the root task is not in the list. */
   index = -1;
   ended = false;
@@ -32,8 +39,8 @@ export class Task {
   closing = false;
   /** A switch attempt is queued for the next microtask. */
   kickQueued = false;
-  /** Listeners for the fake signal (a nudge to finish up; never unsafe to ignore). */
-  readonly signalListeners: Array<() => void> = [];
+  /** Listeners for the fake signal (a nudge to finish up; never unsafe to ignore); null until the first. */
+  signalListeners: Array<() => void> | null = null;
 
   constructor(
     readonly id: number,
@@ -43,7 +50,11 @@ export class Task {
   ) {}
 
   enter(code: number): void {
-    if (this.decide.enterActivation(this.active, code) && stamping) this.since.set(code, Date.now());
+    if (this.active === NONE) this.active = new Map();
+    if (this.decide.enterActivation(this.active, code) && stamping) {
+      if (this.since === NONE) this.since = new Map();
+      this.since.set(code, Date.now());
+    }
   }
 
   /** Returns true when this closed the last open activation of `code`. */

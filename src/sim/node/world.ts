@@ -152,8 +152,12 @@ export class NodeWorld implements Host {
   readonly forced: boolean[] = [];
   rootKickQueued = false;
   readonly micro: number[] = [];
-  /** The runtime's `decided` (the memoized answers) and each module's `direct` table, by code. */
-  readonly memo = new Map<number, number>();
+  /**
+   * The hook cells' settled entries (cells.ts, Runtime.cellEntries()), by code: what every call of a
+   * hooked code runs without asking the handler (the original, a sync replacement called directly, or
+   * an async one or a generator through a wrapper that only counts the activation). Made after every
+   * admin verb when the decisions say the answer may be remembered; else every call asks.
+   */
   readonly direct = new Map<number, number>();
   retryArmed = false;
   childLeft = 0;
@@ -409,17 +413,30 @@ export class NodeWorld implements Host {
   private adminVerb(p: Proc): void {
     runToEnd(this.klp, p);
     if (p.error && !(p.error instanceof LpError)) throw p.error;
-    // afterVerb(): forget every memoized answer and direct call; the retry goes with the transition.
-    this.memo.clear();
-    this.direct.clear();
+    // afterVerb(): the cells are made anew (refreshHooks()); the retry goes with the transition.
+    this.settle();
     if (!this.klp.transitionPatch) this.retryArmed = false;
+  }
+
+  /**
+   * Runtime.cellEntries() for the one module: when settled, every hooked code's entry is the answer the
+   * handler gives (asked in the root task's name: then it depends on no task).
+   */
+  private settle(): void {
+    this.direct.clear();
+    if (!this.decide.answerMemoizable(this.klp)) return;
+    for (const code of this.modLoaded ? [F, G, M] : [F, G]) {
+      const ops = this.klp.findOps(code);
+      if (ops < 0 || this.mem.load(CPU, addr(Var.StackHead, ops)) === 0) continue;
+      this.direct.set(code, this.decide.handlerAnswer(this.klp, ROOT_TASK, code));
+    }
   }
 
   /** A task's request runs: it calls f (each of its activations), up to each one's first await. */
   private startRequest(s: number): void {
     this.tloc[s] = RUNNING;
     for (let a = 0; a < this.aloc[s].length; a++) {
-      const code = this.call(s, F, true);
+      const code = this.call(s, F);
       this.aver[s][a] = code;
       this.decide.enterActivation(this.active[s], code);
       this.aloc[s][a] = 1;
@@ -440,7 +457,7 @@ export class NodeWorld implements Host {
 
   /** A patched sync call inside an activation running version v: I1 (the same version of the set). */
   private callIn(s: number, v: number, code: number): void {
-    const got = this.call(s, code, false);
+    const got = this.call(s, code);
     if (this.violation || this.forced[s]) return;
     if (versionOf(got) !== v)
       this.violation = {
@@ -449,24 +466,12 @@ export class NodeWorld implements Host {
       };
   }
 
-  /**
-   * The entry hook and Runtime.redirect(): the direct call if one is set, else the memoized answer or
-   * the handler, remembering it when the decisions allow. Returns the code that runs.
-   */
-  private call(s: number, code: number, activation: boolean): number {
-    const task = this.taskId(s);
+  /** The entry hook: the cell's settled entry if there is one, else Runtime.redirect() asks the handler. Returns the code that runs. */
+  private call(s: number, code: number): number {
     const d = this.direct.get(code);
-    if (d !== undefined) {
-      this.shortcutUsed(s, code, d, 'the direct call');
-      return d;
-    }
-    let target = this.memo.get(code);
-    if (target === undefined) {
-      target = this.decide.handlerAnswer(this.klp, task, code);
-      if (this.decide.answerMemoizable(this.klp)) this.memo.set(code, target);
-    } else this.shortcutUsed(s, code, target, 'the memoized answer');
-    if (target !== code && this.decide.directCallable(this.klp, activation)) this.direct.set(code, target);
-    return target;
+    if (d === undefined) return this.decide.handlerAnswer(this.klp, this.taskId(s), code);
+    this.shortcutUsed(s, code, d, 'the settled hook cell');
+    return d;
   }
 
   /** A shortcut answered: it must be taken only outside transitions, and say what the handler would. */
@@ -555,6 +560,7 @@ export class NodeWorld implements Host {
     }
     this.tloc[s] = ENDED;
     this.forced[s] = false;
+    this.decide.releaseTask(this.klp, this.taskId(s));
     if (this.klp.transitionPatch) this.maybeComplete();
   }
 
@@ -665,10 +671,8 @@ export class NodeWorld implements Host {
     }
     out.push(this.micro.length);
     for (const m of this.micro) out.push(m);
-    for (const table of [this.memo, this.direct]) {
-      out.push(table.size);
-      for (const code of [...table.keys()].sort((x, y) => x - y)) out.push((code << 8) | table.get(code)!);
-    }
+    out.push(this.direct.size);
+    for (const code of [...this.direct.keys()].sort((x, y) => x - y)) out.push((code << 8) | this.direct.get(code)!);
   }
 
   restore(data: ArrayLike<number>): void {
@@ -708,12 +712,10 @@ export class NodeWorld implements Host {
     }
     this.micro.length = 0;
     for (let n = data[o++]; n > 0; n--) this.micro.push(data[o++]);
-    for (const table of [this.memo, this.direct]) {
-      table.clear();
-      for (let n = data[o++]; n > 0; n--) {
-        const v = data[o++];
-        table.set(v >> 8, v & 255);
-      }
+    this.direct.clear();
+    for (let n = data[o++]; n > 0; n--) {
+      const v = data[o++];
+      this.direct.set(v >> 8, v & 255);
     }
     for (const p of this.patches) if (this.klp.detached.get(p.id) !== p && !this.klp.patches.includes(p)) this.klp.detached.set(p.id, p);
     this.violation = null;

@@ -21,11 +21,11 @@ async function caught(mutation: string, invariant: string, steps: number): Promi
   return d;
 }
 
-test('the code as it is: the same bounds, no violation (17,027 states)', () => {
+test('the code as it is: the same bounds, no violation (12,005 states)', () => {
   const r = checkNode(SHAPE);
   assert.equal(r.violation, null);
   assert.equal(r.complete, true);
-  assert.equal(r.states, 17_027);
+  assert.equal(r.states, 12_005);
 });
 
 test('kick-early: a task switches with one activation of old f still open, and that f then runs the new g', async () => {
@@ -40,16 +40,13 @@ test('kick-early: a task switches with one activation of old f still open, and t
   assert.deepEqual(d.ctxs[0][1].out, ['f0', 'g1']);
 });
 
-test('memo-in-transition: the memoized answer is used during the transition, and an old f then runs the new g', async () => {
+test('memo-in-transition: the hook cells settle during the transition, and an old f runs the new g', async () => {
   const d = await caught('memo-in-transition', 'I-shortcut', 3);
-  // task1 runs the old f (it started before the enable and is pending); task0 runs the new one.
-  assert.equal(d.pending(1), true);
-  assert.deepEqual(d.ctxs[1][0].out, ['f0']);
-  assert.deepEqual(d.ctxs[0][0].out, ['f1']);
-  // task0's g is answered (and memoized) as the new g; task1's old f then gets it from the memo.
-  await d.step({ kind: 'resume', slot: 0, act: 0 });
-  await d.step({ kind: 'resume', slot: 1, act: 0 });
-  assert.deepEqual(d.ctxs[1][0].out, ['f0', 'g1']);
+  // task0 started f twice before the enable and is pending; the cells were settled with the root
+  // task's answer (already switched), so the old f's call of g skipped the handler and ran the new g.
+  assert.equal(d.rt.status().targetState, 'patching');
+  assert.equal(d.pending(0), true);
+  assert.deepEqual(d.ctxs[0][0].out, ['f0', 'g1']);
 });
 
 test('child-state-only: a child of a pending task starts at the old state and not pending', async () => {

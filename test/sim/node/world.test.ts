@@ -15,24 +15,24 @@ import { checkNode, livenessNode, replayNode, type NodeShape } from '../../../sr
  */
 const FULL: NodeShape = { tasks: 3, acts: 2, awaits: 2, child: true, generator: true, loop: true, enable: 1, reverses: 1, replace: 1, disables: 0, force: 0, moduleLoad: false, retry: true };
 
-test('Node-host World: 3 tasks (+ a child), 2 awaits each, enable + reverse + replace: complete, no violation, 164,449 states', () => {
+test('Node-host World: 3 tasks (+ a child), 2 awaits each, enable + reverse + replace: complete, no violation, 121,869 states', () => {
   const r = checkNode(FULL);
   assert.equal(r.violation, null);
   assert.equal(r.complete, true);
-  assert.equal(r.states, 164_449);
+  assert.equal(r.states, 121_869);
 });
 
-test('Node-host World: force, disable and a module coming at any point between two loop steps: no violation, 85,338 states', () => {
+test('Node-host World: force, disable and a module coming at any point between two loop steps: no violation, 56,056 states', () => {
   const r = checkNode({ ...FULL, tasks: 2, child: false, force: 1, disables: 1, moduleLoad: true });
   assert.equal(r.violation, null);
   assert.equal(r.complete, true);
-  assert.equal(r.states, 85_338);
+  assert.equal(r.states, 56_056);
 });
 
 test('Node-host liveness, with the retry timer: every transition completes or is reversed to completion', () => {
   const r = livenessNode(FULL);
   assert.equal(r.lasso, null);
-  assert.equal(r.states, 164_449);
+  assert.equal(r.states, 121_869);
   // Cycles inside transitions exist (the job loop's rounds), and none of them is fair.
   assert.ok(r.components > 0);
 });
@@ -40,7 +40,7 @@ test('Node-host liveness, with the retry timer: every transition completes or is
 test('Node-host liveness, the event-driven switch alone (no retry): enable and replace complete by kicks', () => {
   const r = livenessNode({ ...FULL, retry: false, reverses: 0 });
   assert.equal(r.lasso, null);
-  assert.equal(r.states, 40_276);
+  assert.equal(r.states, 34_949);
 });
 
 test('Node-host liveness, no retry, with a reverse: the root task stays flagged until the retry (a lasso)', () => {
