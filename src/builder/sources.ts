@@ -67,8 +67,8 @@ export class Workspace {
     return to;
   }
 
-  /** Run the tree's build (the project's tsc when it has a tsconfig.json, or `command`). */
-  build(dir: string, command: string | undefined): void {
+  /** Run the tree's build (the project's tsc when it has a tsconfig.json, or `command`); `side` names it. */
+  build(dir: string, command: string | undefined, side: string): void {
     const tsconfig = existsSync(join(dir, 'tsconfig.json'));
     if (command === undefined && !tsconfig) return;
     const cmd = command ?? `${JSON.stringify(tscOf(dir))} -p tsconfig.json`;
@@ -76,7 +76,7 @@ export class Workspace {
       execFileSync('/bin/sh', ['-c', cmd], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
     } catch (e) {
       const r = e as { stdout?: string; stderr?: string };
-      fail(`the build (${cmd}) failed in ${dir}: ${firstLine(r.stdout || r.stderr || String(e))}`);
+      fail(`the build (${cmd}) failed in the ${side} tree: ${firstLine(r.stdout || r.stderr || String(e))}`);
     }
   }
 }
@@ -86,7 +86,7 @@ function tscOf(dir: string): string {
   const local = join(dir, 'node_modules', '.bin', 'tsc');
   if (existsSync(local)) return local;
   if (spawnSync('tsc', ['--version']).status === 0) return 'tsc';
-  fail(`${dir} has a tsconfig.json but no TypeScript compiler (node_modules/.bin/tsc or tsc on PATH): install typescript, or give --build "<command>"`);
+  fail(`the tree has a tsconfig.json but no TypeScript compiler (node_modules/.bin/tsc or tsc on PATH): install typescript, or give --build "<command>"`);
 }
 
 function linkModules(from: string, to: string): void {

@@ -60,3 +60,21 @@ test('comments and formatting only: nothing to patch (LP_ERR_BUILD_NO_CHANGE, ex
     assert.match(u.stderr, /^livepatch: LP_ERR_USAGE: build: /);
   }
 });
+
+test('--config selects the files for both trees; --build runs a build command in each tree first', async () => {
+  writeFileSync(s.path('no-lib.json'), JSON.stringify({ exclude: ['lib/**'] }));
+  const excluded = await s.cli(['build', '--old', 'app', '--new', 'fixed', '--config', 'no-lib.json']);
+  assert.equal(excluded.status, 1);
+  assert.match(excluded.stderr, /LP_ERR_BUILD_NO_CHANGE/);
+  // The build makes a second module from lib/pricing.js in each tree: both are in the patch.
+  const built = await s.cli(['build', '--old', 'app', '--new', 'fixed', '--build', 'mkdir -p gen && cp lib/pricing.js gen/copy.js', '-o', 'gen.json']);
+  assert.equal(built.status, 0, built.stderr);
+  assert.deepEqual(
+    JSON.parse(readFileSync(s.path('gen.json'), 'utf8')).objs.map((o: { name: string }) => o.name),
+    ['./gen/copy.js', './lib/pricing.js'],
+  );
+  assert.ok(!existsSync(s.path('app/gen')), "the user's tree is never built in place");
+  const failing = await s.cli(['build', '--old', 'app', '--new', 'fixed', '--build', 'echo broken >&2; exit 3']);
+  assert.equal(failing.status, 1);
+  assert.match(failing.stderr, /^livepatch: LP_ERR_BUILD_SOURCE: the build \(echo broken >&2; exit 3\) failed in the old tree: broken$/m);
+});
