@@ -29,12 +29,13 @@ export interface Shop {
 }
 
 /** A copy of examples/shop, started with the loader hooks under `node` (default: this Node). */
-export async function startShop(opts: { node?: string; log?: string } = {}): Promise<Shop> {
+export async function startShop(opts: { node?: string; log?: string; entry?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Shop> {
   const dir = mkdtempSync(join(tmpdir(), 'livepatch-shop-'));
   cpSync(EXAMPLE, dir, { recursive: true });
-  const child: ChildProcess = spawn(opts.node ?? process.execPath, ['--import', REGISTER, 'server.js'], {
+  // The entry (server.js; threads.js and cluster.js run it on worker threads, on cluster workers).
+  const child: ChildProcess = spawn(opts.node ?? process.execPath, ['--import', REGISTER, opts.entry ?? 'server.js'], {
     cwd: dir,
-    env: { ...process.env, LIVEPATCH_LOG: opts.log ?? 'warn' },
+    env: { ...process.env, LIVEPATCH_LOG: opts.log ?? 'warn', ...opts.env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const cleanup = (): void => {

@@ -38,6 +38,8 @@ import { addr, Var } from '../engine/memory.js';
 import { checkCompatible, checkPatchable, compiledFromFunction, compileIn, type Compiled } from './compile.js';
 import { NodeHost, type HostRuntime } from './host.js';
 import { startControl } from './control.js';
+import { startThreads } from '../cluster/threads.js';
+import type { RuntimeGroup } from '../cluster/types.js';
 import { installHttpTasks } from './http.js';
 import { CALLBACKS, parsePatchFile, type Code, type PatchFile, type PatchObjectFile } from './patchfile.js';
 import { CODE_STRIDE, ModuleRecord, type Dispatch } from './registry.js';
@@ -94,6 +96,10 @@ export class Runtime implements Dispatch, HostRuntime {
   private readonly threshold: number;
   /** Milliseconds between the kernel-style retries of an unfinished transition. */
   retryMs = 1000;
+  /** The other runtimes this one coordinates (src/cluster/), which see its verbs and widen its views. */
+  group: RuntimeGroup | null = null;
+  /** Called after every admin verb (the CPUs of src/cluster/ report their state from here). */
+  readonly verbWatchers: Array<() => void> = [];
 
   constructor(opts: { logLevel?: LogLevel | 'off' } = {}) {
     const env = process.env.LIVEPATCH_LOG as LogLevel | 'off' | undefined;
@@ -258,6 +264,7 @@ export class Runtime implements Dispatch, HostRuntime {
     } finally {
       this.runningTask = null;
       this.afterVerb(wasIdle, running);
+      for (const w of this.verbWatchers) w();
     }
   }
 
@@ -317,6 +324,7 @@ export class Runtime implements Dispatch, HostRuntime {
   /** klp_enable_patch() from a patch file (text or object). Throws LpError; nothing changes then. */
   enable(input: unknown): PatchInfo {
     const file = parsePatchFile(input);
+    this.group?.admit('enable', file.name);
     const made: number[] = [];
     const pendingObjs: PendingObject[] = [];
     try {
@@ -333,6 +341,7 @@ export class Runtime implements Dispatch, HostRuntime {
       list.push(po);
       this.pendingObjects.set(po.file.name, list);
     }
+    this.group?.issued('enable', file.name, input);
     return this.info(file.name);
   }
 
@@ -426,13 +435,17 @@ export class Runtime implements Dispatch, HostRuntime {
 
   /** echo 0 > enabled: unpatch, or reverse the transition in progress. */
   disable(name: string): PatchInfo {
-    this.enabledStore(name, false);
+    this.group?.admit('disable', name);
+    if (this.group?.runLocal('disable', name) ?? true) this.enabledStore(name, false);
+    this.group?.issued('disable', name);
     return this.info(name);
   }
 
   /** echo 1 > force. */
   force(name: string): PatchInfo {
-    this.adminProc(forceStoreProc(this.klp, CPU, ADMIN_TASK, name));
+    this.group?.admit('force', name);
+    if (this.group?.runLocal('force', name) ?? true) this.adminProc(forceStoreProc(this.klp, CPU, ADMIN_TASK, name));
+    this.group?.issued('force', name);
     return this.info(name);
   }
 
@@ -473,13 +486,21 @@ export class Runtime implements Dispatch, HostRuntime {
   }
 
   list(): PatchInfo[] {
-    return patchViews(this.klp).map((view) => {
+    const local = patchViews(this.klp).map((view) => {
       const patch = this.klp.patches.find((p) => p.name === view.name)!;
       return { ...view, pendingObjects: patch.objs.filter((o) => !o.dynamic && !o.loaded).map((o) => o.name) };
     });
+    return this.group ? this.group.list(local) : local;
   }
 
+  /** The process's transition: this runtime's, and the runtimes it coordinates (src/cluster/). */
   status(limit = 100): TransitionStatus {
+    const local = this.localStatus(this.group ? Number.MAX_SAFE_INTEGER : limit);
+    return this.group ? this.group.status(local, limit) : local;
+  }
+
+  /** This runtime's own transition. */
+  localStatus(limit = 100): TransitionStatus {
     const now = Date.now();
     const patch = this.klp.transitionPatch;
     const tgt = targetState(this.klp);
@@ -538,7 +559,7 @@ export class Runtime implements Dispatch, HostRuntime {
   /** Resolves when no transition is in progress (or after `timeoutMs`, false). */
   async waitIdle(timeoutMs = 30_000): Promise<boolean> {
     const until = performance.now() + timeoutMs;
-    while (this.klp.transitionPatch) {
+    while (this.klp.transitionPatch || !(this.group?.idle() ?? true)) {
       if (performance.now() > until) return false;
       await new Promise((r) => setTimeout(r, 1));
     }
@@ -606,6 +627,7 @@ export function installRuntime(): Runtime {
     // One socket per process, served by the main thread: a worker thread has its own runtime (its own
     // modules and tasks) but shares the pid, and must not take the socket over.
     if (isMainThread && process.env.LIVEPATCH_CONTROL !== '0') startControl(rt);
+    rt.group = startThreads(rt);
   }
   return rt;
 }
