@@ -122,6 +122,7 @@ export function simCheck(argv: string[], io: Io): number {
         violations,
         elapsed_ms: r.elapsedMs,
         ...(r.workerTransitions ? { worker_transitions: r.workerTransitions } : {}),
+        ...(r.quietFallbacks ? { quiet_fallbacks: r.quietFallbacks } : {}),
       }),
     );
   } else {
@@ -137,6 +138,7 @@ export function simCheck(argv: string[], io: Io): number {
     io.out(
       `${r.complete ? 'complete' : r.violation ? 'stopped at the violation' : 'incomplete (bound reached)'}: ${r.states} ${what}, ${r.transitions} transitions, ${r.elapsedMs} ms${r.violation ? '' : ', no violation'}`,
     );
+    if (r.quietFallbacks) io.out(`${r.quietFallbacks} quiet lead step(s) were not quiet and were taken on their own`);
   }
   return r.violation ? 1 : 0;
 }

@@ -10,6 +10,8 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { applyTo } from '../delivery/apply.js';
+import { writeReport } from '../delivery/report.js';
 import { ControlClient } from '../runtime/control.js';
 import type { PatchFile } from '../runtime/patchfile.js';
 import type { PatchInfo, TransitionStatus } from '../runtime/types.js';
@@ -28,6 +30,19 @@ export interface Shop {
   stop(): void;
 }
 
+/** The port a service prints as `READY <port>` on stdout; rejects when it exits first. */
+export function readyPort(child: ChildProcess, what: () => string): Promise<number> {
+  return new Promise<number>((ok, fail) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /READY (\d+)/.exec(out);
+      if (m) ok(Number(m[1]));
+    });
+    child.once('exit', (code) => fail(new Error(`${what()} exited with ${code} before listening`)));
+  });
+}
+
 /** A copy of examples/shop, started with the loader hooks under `node` (default: this Node). */
 export async function startShop(opts: { node?: string; log?: string; entry?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Shop> {
   const dir = mkdtempSync(join(tmpdir(), 'livepatch-shop-'));
@@ -42,15 +57,7 @@ export async function startShop(opts: { node?: string; log?: string; entry?: str
     child.kill();
     rmSync(dir, { recursive: true, force: true });
   };
-  const port = await new Promise<number>((ok, fail) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /READY (\d+)/.exec(out);
-      if (m) ok(Number(m[1]));
-    });
-    child.once('exit', (code) => fail(new Error(`the example service exited with ${code} before listening`)));
-  }).catch((e: unknown) => {
+  const port = await readyPort(child, () => 'the example service').catch((e: unknown) => {
     cleanup();
     throw e;
   });
@@ -192,12 +199,22 @@ export async function demo(io: Io): Promise<number> {
     await shop.waitIdle();
     say(`   a new request runs: ${await fresh()}`);
 
+    say('\n4. livepatch apply shop-v2.json --report: a request holds the transition for a second, then returns');
+    const c = parked(shop, 'c');
+    await new Promise((r) => setTimeout(r, 50));
+    const applying = applyTo(shop.pid, shopPatch('shop-v2') as unknown as Record<string, unknown>, { timeoutS: 30, signalAfterS: 15, recordMs: 1000, allowUnloaded: false }, () => {});
+    await new Promise((r) => setTimeout(r, 2000));
+    await c.release();
+    const applied = await applying;
+    say(`   apply exited ${applied.exit}; the held request finished on: ${await c.version}; a new request runs: ${await fresh()}`);
+    say(`   transition report: ${writeReport(join(tmpdir(), `livepatch-demo-${shop.pid}.html`), 'shop-v2', [applied])}`);
+
     await traffic.stop();
     const counts = [...traffic.counts].map(([v, n]) => `${v} ${n}`).join(', ');
     say(`\n${traffic.served()} responses under load (${counts}); mixed versions: ${traffic.mixed()}; failed: ${traffic.failed()}`);
     say('\nthe service log (the kernel livepatch messages):');
     for (const line of (await shop.ctl.call<{ lines: string[] }>('log')).lines) say(`  ${line}`);
-    return traffic.mixed() === 0 && traffic.failed() === 0 ? 0 : 1;
+    return traffic.mixed() === 0 && traffic.failed() === 0 && applied.exit === 0 ? 0 : 1;
   } finally {
     shop.stop();
   }

@@ -3,18 +3,26 @@
 
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isLpError, LpError, type LpErrorCode } from '../engine/index.js';
+import { checkPatch } from '../builder/check.js';
 import { ControlClient, listSockets, type PingInfo } from '../runtime/control.js';
+import { readPatchFile } from '../runtime/read-patch.js';
 import type { FunctionInfo, ModuleInfo, PatchInfo, TransitionStatus } from '../runtime/types.js';
+import { blockersOf, follow } from '../delivery/follow.js';
+import { splitSigned } from '../delivery/signing.js';
+import { holdText, ms, renderer, type Sink } from '../delivery/render.js';
 import type { Io } from './sim.js';
 
 export const RUNTIME_HELP = `usage (a running process; --pid may be left out when only one process has a control socket):
   livepatch ps [--json]                          processes with a control socket: pid, node, livepatch, hooks
   livepatch status [--pid N] [--limit N]         the transition: every task not switched yet and what holds it
   livepatch list [--pid N]                       the patches, their state and objects
-  livepatch enable [--pid N] <patch.json> [--wait [--timeout S]]
-                                                 apply a patch file; --wait until every task has switched
+  livepatch enable [--pid N] <patch.json> [--wait [--timeout S]] [--allow-unloaded]
+                                                 apply a patch file; --wait until every task has switched;
+                                                 refused (LP_ERR_NOOP) when it names an object not loaded
+                                                 (unless --allow-unloaded) or a function the object lacks
   livepatch disable [--pid N] <name> [--wait [--timeout S]]
                                                  unpatch (or reverse the transition in progress)
   livepatch force [--pid N] <name>               mark every task switched (unsafe: old code may still run)
@@ -28,12 +36,12 @@ exit status: 0 done, 1 failed (refused by the process, no process, timeout), 2 u
 /** Errors in what the user typed or wrote: exit 2, like every other usage error of the CLI. */
 const INPUT_ERRORS: ReadonlySet<LpErrorCode> = new Set(['LP_ERR_USAGE', 'LP_ERR_PATCH_FILE']);
 
-type Options = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>;
-type Values = Record<string, string | boolean | number | undefined>;
+export type Options = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>;
+export type Values = Record<string, string | boolean | number | undefined>;
 /** Options whose value is a count: checked before anything is sent, so a typo never follows an enable. */
-const COUNTS = ['limit', 'timeout'];
+const COUNTS = ['limit', 'timeout', 'signal-after'];
 
-interface Context {
+export interface Context {
   io: Io;
   values: Values;
   positionals: string[];
@@ -44,7 +52,7 @@ interface ProcessContext extends Context {
 }
 
 /** A process command also takes --pid and --json and runs with a connected client. */
-type Command = {
+export type Command = {
   /** Positional arguments: names for messages; a trailing '...' takes one or more. */
   args: string[];
   options: Options;
@@ -63,15 +71,17 @@ const COMMANDS: Record<string, Command> = {
   list: { args: [], options: {}, process: true, run: async ({ io, values, client }) => show(io, values, await client.call<PatchInfo[]>('list'), formatPatches) },
   enable: {
     args: ['patch.json'],
-    options: WAIT,
+    options: { ...WAIT, 'allow-unloaded': { type: 'boolean' } },
     process: true,
     run: async (c) => {
-      const patch = readPatch(c.positionals[0]);
+      const patch = readPatchFile(c.positionals[0]);
+      // A patch that would patch nothing is refused here, before the process is asked (LP_ERR_NOOP).
+      await checkPatch(c.client, splitSigned(patch).body, c.values['allow-unloaded'] === true);
       const info = await c.client.call<PatchInfo>('enable', { patch });
-      return finish(c, info);
+      return finish(c, info, 'enable');
     },
   },
-  disable: { args: ['name'], options: WAIT, process: true, run: async (c) => finish(c, await c.client.call<PatchInfo>('disable', { name: c.positionals[0] })) },
+  disable: { args: ['name'], options: WAIT, process: true, run: async (c) => finish(c, await c.client.call<PatchInfo>('disable', { name: c.positionals[0] }), 'disable') },
   force: {
     args: ['name'],
     options: {},
@@ -91,17 +101,20 @@ const COMMANDS: Record<string, Command> = {
 
 export const RUNTIME_COMMANDS: readonly string[] = Object.keys(COMMANDS);
 
-function usage(msg: string): never {
+export function usage(msg: string): never {
   throw new LpError('LP_ERR_USAGE', `${msg} (see 'livepatch --help')`);
 }
 
 /** Run one of RUNTIME_COMMANDS; prints its output and errors (one line each), returns the exit status. */
-export async function runtimeCommand(cmd: string, argv: string[], io: Io): Promise<number> {
+export const runtimeCommand = (cmd: string, argv: string[], io: Io): Promise<number> => runCommand(COMMANDS, RUNTIME_HELP, cmd, argv, io);
+
+/** Run `cmd` of a command table (this file's, src/cli/delivery.ts's). */
+export async function runCommand(commands: Record<string, Command>, help: string, cmd: string, argv: string[], io: Io): Promise<number> {
   let client: ControlClient | null = null;
   try {
-    const command = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : usage(`unknown command '${cmd}'`);
+    const command = Object.hasOwn(commands, cmd) ? commands[cmd] : usage(`unknown command '${cmd}'`);
     if (argv.includes('--help') || argv.includes('-h')) {
-      io.out(RUNTIME_HELP);
+      io.out(help);
       return 0;
     }
     const { values, positionals } = parse(cmd, command, argv);
@@ -130,20 +143,20 @@ function parse(cmd: string, command: Command, argv: string[]): { values: Values;
   const want = command.args.map((a) => `<${a}>`).join(' ');
   if (many ? positionals.length === 0 : positionals.length !== command.args.length)
     usage(`${cmd} takes ${command.args.length ? want : 'no arguments'}, got ${positionals.length ? positionals.map((p) => `'${p}'`).join(' ') : 'none'}`);
-  if (values.timeout !== undefined && !values.wait) usage(`${cmd}: --timeout goes with --wait`);
+  if ('wait' in options && values.timeout !== undefined && !values.wait) usage(`${cmd}: --timeout goes with --wait`);
   // No option is `multiple`, so no value is an array.
   const out = values as Values;
   for (const key of COUNTS) if (typeof out[key] === 'string') out[key] = count(`--${key}`, out[key] as string);
   return { values: out, positionals };
 }
 
-function count(flag: string, text: string): number {
+export function count(flag: string, text: string): number {
   const n = Number(text);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) usage(`${flag} must be a non-negative integer, got '${text}'`);
   return n;
 }
 
-function pickPid(flag: string | undefined): number {
+export function pickPid(flag: string | undefined): number {
   if (flag !== undefined) {
     const pid = count('--pid', flag);
     if (pid === 0) usage('--pid must be a process id, got 0');
@@ -155,66 +168,66 @@ function pickPid(flag: string | undefined): number {
   usage(`${pids.length} processes have a control socket (${pids.join(', ')}): give --pid`);
 }
 
-function show<T>(io: Io, values: Values, result: T, format: (r: T) => string[]): number {
+export function show<T>(io: Io, values: Values, result: T, format: (r: T) => string[]): number {
   // One line of JSON: scripts read it with JSON.parse, and `log --follow --json` is newline-delimited.
   for (const line of values.json ? [JSON.stringify(result)] : format(result)) io.out(line);
   return 0;
 }
 
-/** The file's JSON object; the process checks the rest (parsePatchFile) and says which field is wrong. */
-function readPatch(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new LpError('LP_ERR_PATCH_FILE', `cannot read '${file}': ${(e as Error).message}`);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new LpError('LP_ERR_PATCH_FILE', `'${file}' is not JSON: ${(e as Error).message}`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new LpError('LP_ERR_PATCH_FILE', `'${file}': a patch must be an object with name and objs (docs/runtime.md, "Patch files")`);
-  return value as Record<string, unknown>;
-}
-
-/** enable / disable: print the patch, and with --wait follow the transition to its end. */
-async function finish({ io, values, client }: ProcessContext, info: PatchInfo): Promise<number> {
+/** enable / disable: print the patch, and with --wait follow the transition to its end (src/delivery/follow.ts). */
+async function finish({ io, values, client }: ProcessContext, info: PatchInfo, op: 'enable' | 'disable'): Promise<number> {
   if (!values.wait) return show(io, values, info, formatPatch);
-  const timeoutS = (values.timeout as number | undefined) ?? 60;
-  const until = Date.now() + timeoutS * 1000;
-  let last = '';
-  for (;;) {
-    const st = await client.call<TransitionStatus>('status');
-    if (st.patch === null) break;
-    // A line when something but the clock moved: the retries make that about once a second at most.
-    const key = JSON.stringify([st.patch, st.targetState, st.pending, st.tasks, st.attempts]);
-    if (!values.json && key !== last) io.out(`waiting: ${describe(st)}`);
-    last = key;
-    if (Date.now() >= until) {
-      // Who blocks it goes to stdout: stderr stays the one error line.
-      show(io, values, st, formatStatus);
-      throw new LpError(
-        'LP_ERR_TIMEOUT',
-        `transition of '${st.patch}' not done after ${timeoutS}s; it goes on in process ${client.pid} (livepatch status shows who holds it; disable reverses it)`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const done = (await client.call<PatchInfo[]>('list')).find((p) => p.name === info.name);
-  const final = done ?? { ...info, enabled: false, transition: false, objects: [], pendingObjects: [] };
-  return show(io, values, final, formatPatch);
+  const r = renderer(sinkOf(io), {
+    json: values.json === true,
+    op,
+    // Without --json the end is the patch as `list` shows it, then (when not reached) the error line.
+    onComplete: (e) => void (!values.json && e.info && formatPatch(e.info).forEach((l) => io.out(l))),
+  });
+  const { exit } = await follow(
+    client,
+    { patch: info.name, want: op === 'enable' ? 'enabled' : 'disabled', timeoutS: (values.timeout as number | undefined) ?? 60, reverseAtTimeout: false },
+    (e) => r.event(e),
+  );
+  r.done();
+  return exit;
 }
 
-async function ps({ io, values }: Context): Promise<number> {
-  const rows = await Promise.all(
-    listSockets().map(async (pid): Promise<(PingInfo | { pid: number; error: { code: string; message: string } })> => {
+/** The CLI's output, with the terminal's redraw when stdout is one. */
+export function sinkOf(io: Io): Sink {
+  return { ...io, tty: process.stdout.isTTY === true, write: (t) => process.stdout.write(t) };
+}
+
+/** One process as `ps` shows it: its ping, its app's package name, patches and transition. */
+export interface ProcessRow extends PingInfo {
+  /** The `name` of the app root's package.json (null when it has none). */
+  app: string | null;
+  patches: PatchInfo[];
+  transition: TransitionStatus;
+}
+
+type PsRow = ProcessRow | { pid: number; error: { code: string; message: string } };
+
+/** The package name of an app root: what `--app NAME` matches. */
+function appName(root: string | null): string | null {
+  if (root === null) return null;
+  try {
+    const name = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name?: unknown }).name;
+    return typeof name === 'string' ? name : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Every process with a control socket, described; one that does not answer is an error row. */
+export async function processes(): Promise<PsRow[]> {
+  return Promise.all(
+    listSockets().map(async (pid): Promise<PsRow> => {
       let client: ControlClient | null = null;
       try {
         client = await ControlClient.connect(pid);
-        return await client.call<PingInfo>('ping');
+        const ping = await client.call<PingInfo>('ping');
+        const [patches, transition] = await Promise.all([client.call<PatchInfo[]>('list'), client.call<TransitionStatus>('status', { limit: 0 })]);
+        return { ...ping, app: appName(ping.root), patches, transition };
       } catch (e) {
         if (!isLpError(e)) throw e;
         return { pid, error: { code: e.code, message: e.message } };
@@ -223,10 +236,33 @@ async function ps({ io, values }: Context): Promise<number> {
       }
     }),
   );
-  return show(io, values, rows, (all) =>
+}
+
+/** The pids of the processes whose app is `name` (`--app NAME`); LP_ERR_NO_PROCESS when none is. */
+export async function pidsOfApp(name: string): Promise<number[]> {
+  const rows = await processes();
+  const pids = rows.flatMap((r) => ('app' in r && r.app === name ? [r.pid] : []));
+  if (pids.length) return pids;
+  const apps = [...new Set(rows.flatMap((r) => ('app' in r && r.app !== null ? [r.app] : [])))];
+  throw new LpError('LP_ERR_NO_PROCESS', `no process runs app '${name}' (apps running: ${apps.join(', ') || 'none'}; livepatch ps shows them)`);
+}
+
+async function ps({ io, values }: Context): Promise<number> {
+  return show(io, values, await processes(), (all) =>
     all.length === 0 ? ['no process has a livepatch control socket'] : table(
-      ['PID', 'NODE', 'LIVEPATCH', 'HOOKS'],
-      all.map((r) => ('error' in r ? [String(r.pid), `${r.error.code}: ${r.error.message}`] : [String(r.pid), r.node, r.livepatch, r.hooks])),
+      ['PID', 'NODE', 'HOOKS', 'APP', 'ROOT', 'PATCHES', 'TRANSITION', 'COMMAND'],
+      all.map((r) =>
+        'error' in r ? [String(r.pid), `${r.error.code}: ${r.error.message}`] : [
+          String(r.pid),
+          r.node,
+          r.hooks,
+          r.app ?? '-',
+          r.root ?? '-',
+          r.patches.map((p) => `${p.name}${p.enabled ? '' : '(disabled)'}`).join(',') || '-',
+          r.transition.patch === null ? '-' : `${r.transition.patch} ${r.transition.targetState} ${r.transition.tasks - r.transition.pending}/${r.transition.tasks}`,
+          r.argv.join(' '),
+        ],
+      ),
     ),
   );
 }
@@ -234,7 +270,7 @@ async function ps({ io, values }: Context): Promise<number> {
 async function log({ io, values, client }: ProcessContext): Promise<number> {
   let since = 0;
   for (let first = true; ; first = false) {
-    let got: { next: number; lines: string[] };
+    let got: { next: number; lines: string[]; more?: boolean };
     try {
       got = await client.call('log', { since });
     } catch (e) {
@@ -244,6 +280,8 @@ async function log({ io, values, client }: ProcessContext): Promise<number> {
     }
     if (first || got.lines.length) show(io, values, got, (r) => r.lines);
     since = got.next;
+    // A reply carries a bounded share of the lines: the rest comes at once, without the follow's pause.
+    if (got.more) continue;
     if (!values.follow) return 0;
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -266,22 +304,16 @@ async function hash({ io, positionals }: Context): Promise<number> {
 // ---- human output ----
 
 /** Columns padded to the widest cell; the last column is not padded. */
-function table(header: string[], rows: string[][]): string[] {
+export function table(header: string[], rows: string[][]): string[] {
   const all = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
   return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  '));
 }
 
-function ms(n: number): string {
-  if (n < 1000) return `${n}ms`;
-  if (n < 60_000) return `${(n / 1000).toFixed(1)}s`;
-  return `${Math.floor(n / 60_000)}m${String(Math.floor((n % 60_000) / 1000)).padStart(2, '0')}s`;
-}
-
 const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
 
 function describe(st: TransitionStatus): string {
-  return `'${st.patch}' ${st.targetState} for ${ms(st.ageMs)}, ${st.pending} of ${plural(st.tasks, 'task')} not switched, ${plural(st.attempts, 'failed attempt')}`;
+  return `'${st.patch}' ${st.targetState}, started ${ms(st.ageMs)} ago, ${st.pending} of ${plural(st.tasks, 'task')} not switched, ${plural(st.attempts, 'failed attempt')}`;
 }
 
 function formatStatus(st: TransitionStatus): string[] {
@@ -289,13 +321,16 @@ function formatStatus(st: TransitionStatus): string[] {
   return [
     `transition: ${describe(st)}`,
     ...table(
-      ['TASK', 'ID', 'AGE', 'STATE', 'HOLDING'],
+      ['TASK', 'ID', 'TASK AGE', 'STATE', 'HOLDING (time inside the function)'],
       st.blocked.map((t) => [
         t.name,
         String(t.id),
         ms(t.ageMs),
         t.patchState === 1 ? 'patched' : 'unpatched',
-        t.holding.map((h) => `${h.func} (${h.object}) for ${ms(h.ageMs)}`).join(', ') || '-',
+        blockersOf({ ...st, blocked: [t] })
+          .filter((b) => b.func !== '-')
+          .map(holdText)
+          .join(', ') || '-',
       ]),
     ),
   ];

@@ -39,6 +39,23 @@ export type LpErrorCode =
   | 'LP_ERR_NO_PROCESS'
   | 'LP_ERR_TIMEOUT'
   | 'LP_ERR_CONFIG'
+  // A patch that would change nothing in the process (names it matches nowhere), from enable or build --check:
+  | 'LP_ERR_NOOP'
+  // The builder (src/builder), one per change kind it refuses (kpatch-build's "unsupported change"):
+  | 'LP_ERR_BUILD_SOURCE'
+  | 'LP_ERR_BUILD_SYNTAX'
+  | 'LP_ERR_BUILD_FORMAT'
+  | 'LP_ERR_BUILD_TOPLEVEL'
+  | 'LP_ERR_BUILD_BINDING'
+  | 'LP_ERR_BUILD_CLASS_SHAPE'
+  | 'LP_ERR_BUILD_NEW_FUNC_CALLER'
+  | 'LP_ERR_BUILD_FUNC_SHAPE'
+  | 'LP_ERR_BUILD_REFUSED'
+  | 'LP_ERR_BUILD_NO_CHANGE'
+  // Delivery (src/delivery): a transition someone else reversed, patch signatures, installed patches:
+  | 'LP_ERR_REVERSED'
+  | 'LP_ERR_SIGNATURE'
+  | 'LP_ERR_NOT_INSTALLED'
   // A bug in livepatch itself (an exception that is not an LpError), reported rather than crashing the host:
   | 'LP_ERR_INTERNAL';
 

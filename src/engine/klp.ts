@@ -22,8 +22,13 @@ export class Klp {
   readonly patches: KlpPatch[] = [];
   /** klp_transition_patch. Invariant (I2): non-null exactly while Memory's klp_target_state != IDLE. */
   transitionPatch: KlpPatch | null = null;
-  /** klp_signals_cnt: failed tryComplete attempts since start; signals go out at multiples of 15. */
+  /** klp_signals_cnt: failed tryComplete attempts since start; signals go out at multiples of signalsTimeout. */
   signalsCnt = 0;
+  /**
+   * SIGNALS_TIMEOUT, as a field so that a test can change the cadence the way a reviewer might: 1 sends
+   * the fake signals on every failed attempt, the first included.
+   */
+  signalsTimeout = SIGNALS_TIMEOUT;
   /** klp_sched_try_switch_key: the scheduler hook is live only while a transition runs. */
   schedHook = false;
   /** Owner of klp_mutex, or null. */

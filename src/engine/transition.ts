@@ -8,7 +8,7 @@
 import { freePatch, freeReplacedPatches } from './core.js';
 import { postPatchCallback, postUnpatchCallback } from './callbacks.js';
 import { Fn } from './fn.js';
-import { SIGNALS_TIMEOUT, TARGET, type Klp } from './klp.js';
+import { TARGET, type Klp } from './klp.js';
 import { call, ret, St, type Frame, type Proc } from './machine.js';
 import { addr, Var } from './memory.js';
 import { TRANSITION_IDLE, TRANSITION_PATCHED, TRANSITION_UNPATCHED, type KlpFunc } from './model.js';
@@ -323,7 +323,7 @@ export function tryCompleteTransition(k: Klp, p: Proc, f: Frame): St {
     case 7:
       if (!f.b) {
         f.pc = 8;
-        if (k.signalsCnt && k.signalsCnt % SIGNALS_TIMEOUT === 0) return call(p, Fn.SendSignals);
+        if ((k.signalsCnt || k.signalsTimeout === 1) && k.signalsCnt % k.signalsTimeout === 0) return call(p, Fn.SendSignals);
         return St.Local;
       }
       k.schedHook = false;
@@ -533,6 +533,8 @@ export function forceTransition(k: Klp, p: Proc, f: Frame): St {
       f.pc--;
       return St.Local;
     case 5: {
+      // (Dropping 'mark-forced' is the mutation the checker's forced-patch invariant, I8, must catch.)
+      if (k.drop.has('mark-forced')) return ret(p);
       const patch = k.transitionPatch!;
       if (target(k, p) === TRANSITION_UNPATCHED) patch.forced = true;
       else if (patch.replace) for (const old of k.patches) if (old !== patch) old.forced = true;
@@ -575,7 +577,7 @@ export function schedTrySwitch(k: Klp, p: Proc, f: Frame): St {
 export function sendSignals(k: Klp, p: Proc, f: Frame): St {
   switch (f.pc) {
     case 0:
-      if (k.signalsCnt === SIGNALS_TIMEOUT) k.log('signaling remaining tasks');
+      if (k.signalsCnt === k.signalsTimeout) k.log('signaling remaining tasks');
       return lockTasklist(k, p, f, 1);
     case 1: {
       const task = taskAt(k, f, false);

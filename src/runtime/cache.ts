@@ -18,6 +18,7 @@ export function cacheKey(source: string, id: string, format: string, instrumente
 
 // First line of every entry; the checksum covers the rest of the file.
 const MAGIC = '// livepatch-cache v1 ';
+const MAGIC_BYTES = Buffer.from(MAGIC, 'latin1');
 
 export class InstrumentCache {
   /** null when no directory is usable: every lookup misses. */
@@ -29,16 +30,18 @@ export class InstrumentCache {
 
   get(key: string): string | undefined {
     if (this.dir === null) return undefined;
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = readFileSync(join(this.dir, `${key}.js`), 'utf8');
+      bytes = readFileSync(join(this.dir, `${key}.js`));
     } catch {
       return undefined;
     }
-    const nl = text.indexOf('\n');
-    if (nl < 0 || !text.startsWith(MAGIC)) return undefined;
-    const body = text.slice(nl + 1);
-    return text.slice(MAGIC.length, nl) === sha256(body) ? body : undefined;
+    // The checksum is over the bytes as stored: hashing the decoded string would encode it again.
+    const nl = bytes.indexOf(10);
+    if (nl < 0 || !bytes.subarray(0, MAGIC.length).equals(MAGIC_BYTES)) return undefined;
+    const body = bytes.subarray(nl + 1);
+    const sum = bytes.toString('latin1', MAGIC.length, nl);
+    return sum === createHash('sha256').update(body).digest('hex') ? body.toString('utf8') : undefined;
   }
 
   set(key: string, body: string): void {

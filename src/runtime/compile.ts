@@ -4,8 +4,9 @@
 
 import { LpError } from '../engine/index.js';
 import type { SiteRow } from './instrument.js';
+import type { Origin } from './patchfile.js';
 import type { ModuleRecord } from './registry.js';
-import { parseReplacement } from './replacement.js';
+import { parseReplacement, type ParsedReplacement } from './replacement.js';
 
 export interface Compiled {
   fn: (...args: unknown[]) => unknown;
@@ -15,24 +16,38 @@ export interface Compiled {
 
 type AnyFn = (...args: unknown[]) => unknown;
 
-function shapeOf(fn: AnyFn): { async: boolean; generator: boolean } {
+export function shapeOf(fn: AnyFn): { async: boolean; generator: boolean } {
   const tag = Object.prototype.toString.call(fn);
   return { async: tag === '[object AsyncFunction]' || tag === '[object AsyncGeneratorFunction]', generator: tag.endsWith('GeneratorFunction]') };
 }
 
-/** Compile `source` in `rec`'s scope; `what` names it in errors (`'p': ./x.js: price`). */
-export function compileIn(rec: ModuleRecord, source: string, what: string): Compiled {
-  const parsed = (() => {
-    try {
-      return parseReplacement(source, rec.table.b);
-    } catch (e) {
-      if (e instanceof LpError) throw new LpError(e.code, `${what}: ${e.message}`, e.errno);
-      throw e;
-    }
-  })();
+/**
+ * Check `source` statically (replacement.ts), in `rec`'s scope when its module is loaded, else without
+ * the free-name check; `what` names it in errors (`'p': ./x.js: price`).
+ */
+export function checkSource(rec: ModuleRecord | null, source: string, what: string): ParsedReplacement {
+  try {
+    return parseReplacement(source, rec ? rec.table.b : null);
+  } catch (e) {
+    if (e instanceof LpError) throw new LpError(e.code, `${what}: ${e.message}`, e.errno);
+    throw e;
+  }
+}
+
+/**
+ * Compile `source` in `rec`'s scope, after checkSource(). With an `origin` the code is compiled at
+ * that line (and, on its first line, that column) under that file name, so that its stack frames read
+ * `at checkout (lib/pricing.js:12:5)`: the position in the fixed source, not in an eval.
+ */
+export function compileIn(rec: ModuleRecord, source: string, what: string, origin?: Origin): Compiled {
+  const parsed = checkSource(rec, source, what);
+  // Function sources are wrapped in one `(`: the padding puts their first character at origin.column.
+  const text = origin
+    ? `${'\n'.repeat(origin.line - 1)}${' '.repeat(Math.max(0, origin.column - 2))}${parsed.expr}\n//# sourceURL=${origin.file}`
+    : parsed.expr;
   let fn: unknown;
   try {
-    fn = rec.evalHost(parsed.expr);
+    fn = rec.evalHost(text);
   } catch (e) {
     throw new LpError('LP_ERR_PATCH_SYNTAX', `${what}: does not compile in '${rec.name}': ${(e as Error).message}`);
   }

@@ -3,8 +3,8 @@
 // The config is plain JSON so that the async path's loader thread can receive it through
 // `module.register`'s `data`; the matchers are rebuilt from it on each side (see selectorFor).
 
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LpError } from '../engine/errors.js';
 
@@ -17,7 +17,7 @@ export interface LoaderConfig {
   include: string[];
   /** Globs matched against root-relative paths of the app's files and against package object names (`pkg/lib/x.js`). */
   exclude: string[];
-  /** node_modules packages whose files are instrumented. */
+  /** node_modules packages whose files are instrumented: names or globs (`*`, `@scope/*`). */
   packages: string[];
   /** Where cache.ts keeps instrumented sources. */
   cacheDir: string;
@@ -27,11 +27,33 @@ const DEFAULT_INCLUDE = ['**/*.js', '**/*.mjs', '**/*.cjs'];
 const JS_FILE = /\.[cm]?js$/;
 
 /**
- * Reads the config: `$LIVEPATCH_CONFIG` if set, else `<root>/livepatch.config.json` if it exists, else the
- * defaults. Root is `$LIVEPATCH_ROOT` or the working directory. Throws LP_ERR_CONFIG.
+ * The app root of a file or directory: the nearest directory at or above it with a
+ * livepatch.config.json, else the nearest with a package.json, else null. Object names are relative
+ * to it, so that the app started from any directory has the same names.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): LoaderConfig {
-  const root = realRoot(resolve(cwd, env.LIVEPATCH_ROOT || '.'));
+export function appRootOf(start: string): string | null {
+  let pkg: string | null = null;
+  for (let dir = resolve(start); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, CONFIG_FILE))) return dir;
+    if (pkg === null && existsSync(join(dir, 'package.json'))) pkg = dir;
+    if (dirname(dir) === dir) return pkg;
+  }
+}
+
+/** A tool run from an installed package (node_modules/.bin/tsc) works for the project around it. */
+function outsidePackages(dir: string): string {
+  const at = dir.split(sep).indexOf('node_modules');
+  return at < 0 ? dir : dir.split(sep).slice(0, at).join(sep) || sep;
+}
+
+/**
+ * Reads the config: `$LIVEPATCH_CONFIG` if set, else `<root>/livepatch.config.json` if it exists, else the
+ * defaults. Root is `$LIVEPATCH_ROOT` (relative to the working directory), else the app root of the
+ * entry script (appRootOf), else the working directory. Throws LP_ERR_CONFIG.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd(), entry?: string): LoaderConfig {
+  const found = env.LIVEPATCH_ROOT ? null : entry ? appRootOf(outsidePackages(dirname(resolve(cwd, entry)))) : null;
+  const root = realRoot(found ?? resolve(cwd, env.LIVEPATCH_ROOT || '.'));
   const file = env.LIVEPATCH_CONFIG ? resolve(cwd, env.LIVEPATCH_CONFIG) : join(root, CONFIG_FILE);
   const config: LoaderConfig = {
     root,
@@ -90,18 +112,41 @@ const SELF = resolve(fileURLToPath(import.meta.url), '..', '..') + sep;
 export function selectorFor(config: LoaderConfig): Selector {
   const include = config.include.map(globToRegExp);
   const exclude = config.exclude.map(globToRegExp);
-  const packages = new Set(config.packages);
+  const packages = config.packages.map(globToRegExp);
   const excluded = (path: string) => exclude.some((re) => re.test(path));
   return (filename) => {
     if (!isAbsolute(filename) || !JS_FILE.test(filename) || filename.startsWith(SELF)) return null;
     if (filename.includes(`${sep}node_modules${sep}`)) {
       const pkg = packageObjectName(filename);
-      return pkg !== null && packages.has(pkg.pkg) && !excluded(pkg.name) ? pkg.name : null;
+      return pkg !== null && packages.some((re) => re.test(pkg.pkg)) && !excluded(pkg.name) ? pkg.name : null;
     }
     const path = rootRelative(config.root, filename);
     if (path === null || !include.some((re) => re.test(path)) || excluded(path)) return null;
     return `./${path}`;
   };
+}
+
+/** One line per `packages` entry that names no package in the root's node_modules (a typo patches nothing). */
+export function configWarnings(config: LoaderConfig): string[] {
+  const installed = installedPackages(join(config.root, 'node_modules'));
+  return config.packages
+    .filter((glob) => !installed.some((name) => globToRegExp(glob).test(name)))
+    .map((glob) => {
+      const near = installed.filter((name) => name.includes(glob.replace(/[*?].*$/, '')) || glob.includes(name)).slice(0, 3);
+      const hint = near.length ? `; did you mean ${near.map((n) => `'${n}'`).join(', ')}?` : '';
+      return `livepatch: warning: ${CONFIG_FILE}: packages: '${glob}' matches no package in ${join(config.root, 'node_modules')}${hint}`;
+    });
+}
+
+function installedPackages(dir: string): string[] {
+  const list = (d: string) => {
+    try {
+      return readdirSync(d).filter((n) => !n.startsWith('.'));
+    } catch {
+      return [];
+    }
+  };
+  return list(dir).flatMap((n) => (n.startsWith('@') ? list(join(dir, n)).map((m) => `${n}/${m}`) : [n]));
 }
 
 function rootRelative(root: string, filename: string): string | null {

@@ -4,15 +4,18 @@
 // The socket must never hurt the host application: every failure to set it up is one warning and the
 // process runs without it; the server is unref'd so it never keeps the process alive.
 
-import { lstatSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isLpError, LpError, type LpErrorCode } from '../engine/index.js';
+import { acceptPatch, appRoot } from '../delivery/startup.js';
+import { requestsSince } from '../delivery/requests.js';
+import { excerpt, MAX_CONNECTIONS, MAX_LINE, MAX_REPLY, own, parseJson } from './limits.js';
 import type { Runtime } from './livepatch.js';
+import { onTermination } from './signals.js';
 
-/** Longest request or response line, in bytes (without its newline). */
-export const MAX_LINE = 16 * 1024 * 1024;
+export { MAX_LINE, MAX_REPLY };
 
 export interface PingInfo {
   pid: number;
@@ -20,6 +23,10 @@ export interface PingInfo {
   livepatch: string;
   /** Which loader hooks instrument modules; 'none' when the process was not started with livepatch/register. */
   hooks: 'sync' | 'async' | 'none';
+  /** The command line: the Node binary, its options, the script and its arguments. */
+  argv: string[];
+  /** The app root object names are relative to (null without the loader hooks). */
+  root: string | null;
 }
 
 /** The directory of this user's sockets. Per-uid, so that two users on one machine never share one. */
@@ -32,7 +39,8 @@ export function socketPath(pid: number): string {
 }
 
 /**
- * Pids with a socket whose process is alive (a killed process leaves its socket behind). Throws
+ * Pids with a socket whose process is alive. The socket of a dead pid (a process killed with SIGKILL
+ * leaves it behind) is removed: the directory is this user's alone, so it was one of ours. Throws
  * LP_ERR_NO_PROCESS when the directory is not safe to talk through.
  */
 export function listSockets(): number[] {
@@ -41,7 +49,9 @@ export function listSockets(): number[] {
   const pids: number[] = [];
   for (const name of names) {
     const m = /^([1-9]\d*)\.sock$/.exec(name);
-    if (m && alive(Number(m[1]))) pids.push(Number(m[1]));
+    if (!m) continue;
+    if (alive(Number(m[1]))) pids.push(Number(m[1]));
+    else unlinkIfThere(join(socketDir(), name));
   }
   return pids.sort((a, b) => a - b);
 }
@@ -125,6 +135,7 @@ type ArgType = 'string' | 'object' | 'count?';
 
 interface Op {
   args: Record<string, ArgType>;
+  /** A promise when the op waits (enable awaiting an async prePatch): the connection reads no further meanwhile. */
   run(rt: Runtime, args: Record<string, unknown>): unknown;
 }
 
@@ -132,9 +143,11 @@ const OPS: Record<string, Op> = {
   ping: { args: {}, run: () => ping() },
   list: { args: {}, run: (rt) => rt.list() },
   status: { args: { limit: 'count?' }, run: (rt, a) => rt.status(a.limit as number | undefined) },
-  enable: { args: { patch: 'object' }, run: (rt, a) => rt.enable(a.patch) },
+  enable: { args: { patch: 'object' }, run: (rt, a) => rt.enableAsync(acceptPatch(a.patch as Record<string, unknown>)) },
   disable: { args: { name: 'string' }, run: (rt, a) => rt.disable(a.name as string) },
   force: { args: { name: 'string' }, run: (rt, a) => rt.force(a.name as string) },
+  signal: { args: {}, run: (rt) => rt.signalPending() },
+  requests: { args: { since: 'count?' }, run: (_rt, a) => requestsSince(a.since as number | undefined) },
   modules: { args: {}, run: (rt) => rt.modulesInfo() },
   functions: { args: { module: 'string' }, run: (rt, a) => rt.functions(a.module as string) },
   log: { args: { since: 'count?' }, run: (rt, a) => rt.logSince(a.since as number | undefined) },
@@ -149,9 +162,9 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 function checkArgs(op: string, spec: Record<string, ArgType>, args: unknown): Record<string, unknown> {
   if (args === undefined) args = {};
   if (!isObject(args)) badMessage(`'${op}': args must be an object`);
-  for (const key of Object.keys(args)) if (!(key in spec)) badMessage(`'${op}': unknown argument '${key}'`);
+  for (const key of Object.keys(args)) if (!Object.hasOwn(spec, key)) badMessage(`'${op}': unknown argument '${excerpt(key)}'`);
   for (const [key, type] of Object.entries(spec)) {
-    const v = args[key];
+    const v = own(args, key);
     const ok =
       type === 'string' ? typeof v === 'string'
       : type === 'object' ? isObject(v)
@@ -168,56 +181,112 @@ function ping(): PingInfo {
   version ??= (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
   // register.ts records the hooks it installed there (any copy of livepatch in the process sees it).
   const hooks = (globalThis as Record<symbol, unknown>)[Symbol.for('livepatch.hooks')];
-  return { pid: process.pid, node: process.version, livepatch: version, hooks: hooks === 'sync' || hooks === 'async' ? hooks : 'none' };
+  return {
+    pid: process.pid,
+    node: process.version,
+    livepatch: version,
+    hooks: hooks === 'sync' || hooks === 'async' ? hooks : 'none',
+    argv: [process.execPath, ...process.execArgv, ...process.argv.slice(1)],
+    root: appRoot(),
+  };
 }
 
-/** One request line → its response line. Never throws. */
-function handle(rt: Runtime, line: string): string {
+/** An id is echoed back as it came only when it is a scalar: the error path never walks a client's data. */
+function idOf(req: Record<string, unknown>): unknown {
+  const id = own(req, 'id') ?? null;
+  if (id === null || (typeof id === 'number' && Number.isFinite(id)) || (typeof id === 'string' && id.length <= 256)) return id;
+  badMessage("a request's 'id' must be a number or a string of at most 256 characters (or left out)");
+}
+
+/** A result as its reply line, or the refusal of one too long for the client to read. */
+function replyLine(id: unknown, op: string, result: unknown): string {
+  const line = JSON.stringify({ id, ok: true, result });
+  if (Buffer.byteLength(line) <= MAX_REPLY) return line;
+  return errorLine(id, new LpError('LP_ERR_BAD_MESSAGE', `the reply to '${op}' would be longer than ${MAX_REPLY} bytes; ask for less (e.g. status --limit)`));
+}
+
+function errorLine(id: unknown, e: LpError): string {
+  return JSON.stringify({ id, ok: false, error: { code: e.code, message: e.message } });
+}
+
+/** One request line → its response line (or a promise of it). Never throws, never rejects. */
+function handle(rt: Runtime, line: string): string | Promise<string> {
   let id: unknown = null;
-  try {
-    let req: unknown;
-    try {
-      req = JSON.parse(line);
-    } catch (e) {
-      badMessage(`not JSON: ${(e as Error).message}`);
-    }
-    if (!isObject(req)) badMessage('a request must be an object { id, op, args }');
-    id = req.id ?? null;
-    if (typeof req.op !== 'string') badMessage(`a request needs 'op', one of ${Object.keys(OPS).join(', ')}`);
-    const op = Object.hasOwn(OPS, req.op) ? OPS[req.op] : badMessage(`unknown op '${req.op}' (one of ${Object.keys(OPS).join(', ')})`);
-    const args = checkArgs(req.op, op.args, req.args);
-    const result = rt.asRuntime(() => op.run(rt, args));
-    return JSON.stringify({ id, ok: true, result });
-  } catch (e) {
-    if (isLpError(e)) return JSON.stringify({ id, ok: false, error: { code: e.code, message: e.message } });
+  const failed = (e: unknown): string => {
+    if (isLpError(e)) return errorLine(id, e);
     // A bug of ours: the client gets one line, the log gets the stack.
     rt.log('err', `livepatch: control socket: ${(e as Error)?.stack ?? String(e)}`);
-    return JSON.stringify({ id, ok: false, error: { code: 'LP_ERR_INTERNAL', message: `internal error: ${String(e).split('\n')[0]}` } });
+    return errorLine(id, new LpError('LP_ERR_INTERNAL', `internal error: ${excerpt(String(e).split('\n')[0], 200)}`));
+  };
+  try {
+    const req = parseJson(line, 'LP_ERR_BAD_MESSAGE', 'the request');
+    if (!isObject(req)) badMessage('a request must be an object { id, op, args }');
+    id = idOf(req);
+    const opName = own(req, 'op');
+    if (typeof opName !== 'string') badMessage(`a request needs 'op', one of ${Object.keys(OPS).join(', ')}`);
+    const op = Object.hasOwn(OPS, opName) ? OPS[opName] : badMessage(`unknown op '${excerpt(opName)}' (one of ${Object.keys(OPS).join(', ')})`);
+    const args = checkArgs(opName, op.args, own(req, 'args'));
+    const result = rt.asRuntime(() => op.run(rt, args));
+    if (!(result instanceof Promise)) return replyLine(id, opName, result);
+    return result.then((r: unknown) => replyLine(id, opName, r), failed);
+  } catch (e) {
+    return failed(e);
   }
 }
 
+/**
+ * Serve one connection, one request at a time: the next line is taken only once the reply to the last
+ * is handed to the socket and the socket has drained below its high-water mark, and the socket is not
+ * read while lines wait. A client that sends without reading so holds at most one read chunk, one
+ * partial line (< MAX_LINE) and one reply (< MAX_REPLY) of this process's memory.
+ */
 function serve(rt: Runtime, conn: Socket): void {
   conn.on('error', () => {
     // The client went away mid-response: nothing to tell anyone.
   });
+  const waiting: string[] = [];
+  let busy = false;
+  const pump = (): void => {
+    while (!busy && waiting.length > 0 && !conn.destroyed) {
+      if (conn.writableNeedDrain) {
+        busy = true;
+        conn.once('drain', () => {
+          busy = false;
+          pump();
+        });
+        return;
+      }
+      const reply = handle(rt, waiting.shift()!);
+      if (typeof reply === 'string') conn.write(`${reply}\n`);
+      else {
+        busy = true;
+        void reply.then((r) => {
+          busy = false;
+          if (!conn.destroyed) conn.write(`${r}\n`);
+          pump();
+        });
+      }
+    }
+    if (waiting.length === 0 && !busy) conn.resume();
+  };
   conn.on(
     'data',
     lineReader(
       MAX_LINE,
       (line) => {
-        // A client that sends without reading: stop reading it until it has taken our answers.
-        if (!conn.write(`${handle(rt, line)}\n`)) {
-          conn.pause();
-          conn.once('drain', () => conn.resume());
-        }
+        waiting.push(line);
+        conn.pause();
       },
       () => {
-        const error = { code: 'LP_ERR_BAD_MESSAGE', message: `request line longer than ${MAX_LINE} bytes` };
-        conn.end(`${JSON.stringify({ id: null, ok: false, error })}\n`);
+        waiting.length = 0;
+        const error = new LpError('LP_ERR_BAD_MESSAGE', `request line longer than ${MAX_LINE} bytes`);
+        conn.end(`${errorLine(null, error)}\n`);
         conn.destroySoon();
       },
     ),
   );
+  // After the chunk's lines are queued: answer them in order, at the socket's pace.
+  conn.on('data', () => pump());
 }
 
 /** Serve the control socket of this process. Never throws: without a usable socket directory it logs why. */
@@ -245,22 +314,48 @@ export function startControl(rt: Runtime): { path: string; close(): Promise<void
     conn.on('close', () => conns.delete(conn));
     serve(rt, conn);
   });
-  const unlink = () => void unlinkIfThere(path);
+  server.maxConnections = MAX_CONNECTIONS;
+  // Bound under a name no client looks for and renamed once it listens: a client that finds
+  // `<pid>.sock` can connect (bind makes the file before listen accepts).
+  const tmp = join(socketDir(), `.${process.pid}.listening`);
+  const unlink = () => {
+    unlinkIfThere(tmp);
+    unlinkIfThere(path);
+  };
+  let offSignals = (): void => {};
+  const stop = (): void => {
+    process.off('exit', unlink);
+    offSignals();
+    unlink();
+  };
+  const publish = (): void => {
+    try {
+      renameSync(tmp, path);
+    } catch (e) {
+      warn((e as Error).message);
+      server.close();
+      stop();
+    }
+  };
   server.on('error', (e) => {
     warn(e.message);
-    process.off('exit', unlink);
+    stop();
   });
-  server.listen(path);
+  unlinkIfThere(tmp);
+  server.listen(tmp);
+  // A pipe listens synchronously in listen(); the event is the fallback should that ever change.
+  if (server.listening) publish();
+  else server.once('listening', publish);
   server.unref();
   process.on('exit', unlink);
+  offSignals = onTermination(unlink);
   return {
     path,
     close: () =>
       new Promise<void>((resolve) => {
-        process.off('exit', unlink);
+        stop();
         for (const c of conns) c.destroy();
         server.close(() => resolve());
-        unlink();
       }),
   };
 }
@@ -291,9 +386,9 @@ export class ControlClient {
     conn.on(
       'data',
       lineReader(
-        MAX_LINE,
+        MAX_REPLY,
         (line) => this.response(line),
-        () => this.fail(new LpError('LP_ERR_BAD_MESSAGE', `process ${pid} sent a line longer than ${MAX_LINE} bytes`)),
+        () => this.fail(new LpError('LP_ERR_BAD_MESSAGE', `process ${pid} sent a line longer than ${MAX_REPLY} bytes`)),
       ),
     );
     conn.on('error', (e) => this.fail(new LpError('LP_ERR_NO_PROCESS', `process ${pid} closed the control connection (${e.message}): did it exit?`)));

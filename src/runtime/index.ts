@@ -16,13 +16,35 @@ export { installRuntime, type Runtime };
 export function runTask<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
   const rt = installRuntime();
   const task = rt.startTask(name);
-  return rt.tasks.als.run(task, async () => {
+  // No async wrapper and no closure per task: a suspended wrapper would hold a frame and a promise for
+  // the task's whole life. The reactions are registered inside the task's context, so they run in it
+  // and find the task there.
+  return rt.tasks.als.run(task, () => {
+    let result: T | Promise<T>;
     try {
-      return await fn();
-    } finally {
+      result = fn();
+    } catch (e) {
       rt.endTask(task);
+      return Promise.reject(e);
     }
+    return Promise.resolve(result).then(taskDone, taskFailed) as Promise<T>;
   });
+}
+
+function endCurrentTask(): void {
+  const rt = installRuntime();
+  const task = rt.tasks.als.getStore();
+  if (task) rt.endTask(task);
+}
+
+function taskDone<T>(value: T): T {
+  endCurrentTask();
+  return value;
+}
+
+function taskFailed(e: unknown): never {
+  endCurrentTask();
+  throw e;
 }
 
 /**
@@ -38,10 +60,13 @@ export function klpUpdatePatchState(): void {
  * retry). Use it to finish long polls early; ignoring it is always safe.
  */
 export function onLivepatchSignal(cb: () => void): void {
-  installRuntime().current().signalListeners.push(cb);
+  const task = installRuntime().current();
+  (task.signalListeners ??= []).push(cb);
 }
 
 export const enable = (patch: PatchFile | string): PatchInfo => installRuntime().enable(patch);
+/** enable(), awaiting async prePatch callbacks (each at most `callbackTimeoutMs`, 10 s) first. */
+export const enableAsync = (patch: PatchFile | string): Promise<PatchInfo> => installRuntime().enableAsync(patch);
 export const disable = (name: string): PatchInfo => installRuntime().disable(name);
 export const force = (name: string): PatchInfo => installRuntime().force(name);
 export const list = (): PatchInfo[] => installRuntime().list();

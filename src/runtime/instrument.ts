@@ -7,14 +7,23 @@
 // its line; the inline source map restores the columns. Pure apart from node:crypto for the hash.
 
 import { createHash } from 'node:crypto';
-import { Parser, type AnyNode, type Class, type Function as FnNode, type Node, type ObjectExpression, type Pattern, type Program, type Statement } from 'acorn';
-import { base, recursive, type RecursiveVisitors } from 'acorn-walk';
+import { type Function as FnNode, type Pattern, type Program, type Statement } from 'acorn';
 import MagicString from 'magic-string';
+import {
+  declaredNames,
+  isLineBreak,
+  nameSites,
+  parseModule,
+  patternNames,
+  positions,
+  SourceSyntaxError,
+  topLevelBindings,
+  type Format,
+  type NamedSite,
+  type SiteKind,
+} from '../naming/sites.js';
 
-export type Format = 'commonjs' | 'module';
-
-type BaseKind = 'function' | 'arrow' | 'method' | 'getter' | 'setter' | 'constructor';
-export type SiteKind = BaseKind | `${BaseKind}+async` | `${BaseKind}+generator` | `${BaseKind}+async+generator`;
+export type { Format, SiteKind };
 
 /** [qualified name, kind, line (1-based), column (1-based, UTF-16 units), '' or why not patchable] */
 export type SiteRow = [name: string, kind: SiteKind, line: number, column: number, unpatchable: string];
@@ -28,178 +37,18 @@ export interface SiteTable {
 }
 
 /** The source does not parse: the loader then loads it unchanged (fail open). */
-export class InstrumentSyntaxError extends SyntaxError {
-  constructor(
-    message: string,
-    readonly line: number,
-    readonly column: number,
-  ) {
-    super(message);
-    this.name = 'InstrumentSyntaxError';
-  }
-}
+export const InstrumentSyntaxError = SourceSyntaxError;
 
-const CJS_WRAPPER_PARAMS = ['exports', 'require', 'module', '__filename', '__dirname'];
 const EVAL_HOST = "function __lp$eval(__lp$s) { 'use strict'; return eval(__lp$s) }";
 
-interface Site {
-  node: FnNode;
-  name: string;
-  kind: SiteKind;
-  /** Where the site is reported: the method or property definition for members, else the function. */
-  at: number;
-  derivedCtor: boolean;
-  /** Non-arrows only: the body or a nested arrow mentions `arguments`. */
-  usesArguments: boolean;
+/** A named function (src/naming/sites.ts) and whether the entry hook can go into it. */
+interface Site extends NamedSite {
   unpatchable: string;
-}
-
-/** What a parent knows about a child function, class or object literal: its name and member kind. */
-interface Hint {
-  name: string;
-  kind?: BaseKind;
-  at?: number;
-  derivedCtor?: boolean;
-}
-
-interface WalkState {
-  /** `outer>` chain of the enclosing functions' qualified names. */
-  prefix: string;
-  /** The nearest non-arrow function: the one an `arguments` reference belongs to. */
-  owner: Site | null;
-}
-
-/** acorn-walk's callback takes an override type; its typings omit it. */
-type Walk = (node: Node, st: WalkState, override?: string) => void;
-
-type Nameable = FnNode | Class | ObjectExpression;
-
-function isNameable(node: Node): node is Nameable {
-  const t = node.type;
-  return t === 'FunctionExpression' || t === 'ArrowFunctionExpression' || t === 'ClassExpression' || t === 'ObjectExpression';
-}
-
-function isFunction(node: Node): node is FnNode {
-  return node.type === 'FunctionExpression' || node.type === 'ArrowFunctionExpression';
-}
-
-function parse(source: string, format: Format): Program {
-  try {
-    return Parser.parse(source, {
-      ecmaVersion: 'latest',
-      sourceType: format === 'module' ? 'module' : 'script',
-      allowReturnOutsideFunction: format === 'commonjs',
-      allowHashBang: true,
-    });
-  } catch (e) {
-    const loc = (e as { loc?: { line: number; column: number } }).loc;
-    if (!(e instanceof SyntaxError) || !loc) throw e;
-    // acorn's own suffix has a 0-based column; ours is 1-based like the site table's.
-    const column = loc.column + 1;
-    throw new InstrumentSyntaxError(`${e.message.replace(/ \(\d+:\d+\)$/, '')} (${loc.line}:${column})`, loc.line, column);
-  }
-}
-
-/** A member key as it appears in a qualified name: `m`, `#m`, `0`, or the computed key's text in `[…]`. */
-function keyName(key: Node, computed: boolean, source: string): string {
-  if (computed) return `[${source.slice(key.start, key.end)}]`;
-  const k = key as AnyNode;
-  if (k.type === 'Identifier') return k.name;
-  if (k.type === 'PrivateIdentifier') return `#${k.name}`;
-  if (k.type === 'Literal') return String(k.value);
-  return source.slice(key.start, key.end);
-}
-
-/** `module.exports.foo`, `X.prototype.m`, `this.cb`; null for targets that are not a plain chain. */
-function chainName(node: AnyNode, source: string): string | null {
-  if (node.type === 'Identifier') return node.name;
-  if (node.type === 'ThisExpression') return 'this';
-  if (node.type !== 'MemberExpression' || node.object.type === 'Super') return null;
-  const object = chainName(node.object, source);
-  return object === null ? null : `${object}.${keyName(node.property, node.computed, source)}`;
-}
-
-function kindOf(base: BaseKind, fn: FnNode): SiteKind {
-  return `${base}${fn.async ? '+async' : ''}${fn.generator ? '+generator' : ''}` as SiteKind;
 }
 
 /** Parameters the entry hook can forward as an array: plain identifiers, optionally a trailing `...rest`. */
 function simpleParams(params: Pattern[]): boolean {
   return params.every((p, i) => p.type === 'Identifier' || (p.type === 'RestElement' && p.argument.type === 'Identifier' && i === params.length - 1));
-}
-
-export function patternNames(p: Pattern, out: string[]): void {
-  switch (p.type) {
-    case 'Identifier':
-      out.push(p.name);
-      break;
-    case 'ObjectPattern':
-      for (const prop of p.properties) patternNames(prop.type === 'RestElement' ? prop : prop.value, out);
-      break;
-    case 'ArrayPattern':
-      for (const el of p.elements) if (el) patternNames(el, out);
-      break;
-    case 'RestElement':
-      patternNames(p.argument, out);
-      break;
-    case 'AssignmentPattern':
-      patternNames(p.left, out);
-      break;
-    case 'MemberExpression':
-      break;
-  }
-}
-
-/**
- * Names a statement list binds in its function (or module) scope: `var`s at any block depth and,
- * with `lexical`, the list's own let/const/class/function/import declarations. Function declarations
- * in nested blocks are included too (sloppy mode hoists them).
- */
-export function declaredNames(body: readonly AnyNode[], lexical: boolean, out: string[]): void {
-  for (const s of body) {
-    switch (s.type) {
-      case 'VariableDeclaration':
-        if (lexical || s.kind === 'var') for (const d of s.declarations) patternNames(d.id, out);
-        break;
-      case 'FunctionDeclaration':
-      case 'ClassDeclaration':
-        if (s.id && (lexical || s.type === 'FunctionDeclaration')) out.push(s.id.name);
-        break;
-      case 'ImportDeclaration':
-        for (const sp of s.specifiers) out.push(sp.local.name);
-        break;
-      case 'ExportNamedDeclaration':
-      case 'ExportDefaultDeclaration':
-        if (s.declaration) declaredNames([s.declaration as AnyNode], lexical, out);
-        break;
-      case 'BlockStatement':
-      case 'StaticBlock':
-        declaredNames(s.body, false, out);
-        break;
-      case 'IfStatement':
-        declaredNames(s.alternate ? [s.consequent, s.alternate] : [s.consequent], false, out);
-        break;
-      case 'ForStatement':
-        declaredNames(s.init?.type === 'VariableDeclaration' ? [s.init, s.body] : [s.body], false, out);
-        break;
-      case 'ForInStatement':
-      case 'ForOfStatement':
-        declaredNames(s.left.type === 'VariableDeclaration' ? [s.left, s.body] : [s.body], false, out);
-        break;
-      case 'WhileStatement':
-      case 'DoWhileStatement':
-      case 'LabeledStatement':
-      case 'WithStatement':
-        declaredNames([s.body], false, out);
-        break;
-      case 'TryStatement':
-        declaredNames([s.block, ...(s.handler ? [s.handler.body] : []), ...(s.finalizer ? [s.finalizer] : [])], false, out);
-        break;
-      case 'SwitchStatement':
-        for (const c of s.cases) declaredNames(c.consequent, false, out);
-        break;
-    }
-  }
 }
 
 /**
@@ -239,129 +88,16 @@ interface Analysis {
 }
 
 function analyse(source: string, format: Format): Analysis {
-  const program = parse(source, format);
-  const sites: Site[] = [];
-  const hints = new Map<Node, Hint>();
-  const hint = (node: Node | null | undefined, name: string | null) => {
-    if (node && name !== null && isNameable(node)) hints.set(node, { name });
-  };
-
-  const visitors: RecursiveVisitors<WalkState> = {
-    Function(node, st, c) {
-      const walk = c as Walk;
-      const h = hints.get(node);
-      const isArrow = node.type === 'ArrowFunctionExpression';
-      const name = st.prefix + (node.id?.name ?? h?.name ?? '<anonymous>');
-      const site: Site = {
-        node,
-        name,
-        kind: kindOf(h?.kind ?? (isArrow ? 'arrow' : 'function'), node),
-        at: h?.at ?? node.start,
-        derivedCtor: h?.derivedCtor ?? false,
-        usesArguments: false,
-        unpatchable: '',
-      };
-      sites.push(site);
-      const inner: WalkState = { prefix: `${name}>`, owner: isArrow ? st.owner : site };
-      for (const p of node.params) walk(p, inner, 'Pattern');
-      walk(node.body, inner, node.expression ? 'Expression' : 'Statement');
-    },
-    Class(node, st, c) {
-      const walk = c as Walk;
-      const cname = node.id?.name ?? hints.get(node)?.name ?? '<anonymous>';
-      if (node.superClass) walk(node.superClass, st, 'Expression');
-      for (const m of node.body.body) {
-        if (m.type === 'StaticBlock') {
-          walk(m, { prefix: `${st.prefix}${cname}>`, owner: null });
-          continue;
-        }
-        if (m.computed) walk(m.key, st, 'Expression');
-        const member = `${cname}${m.static ? '' : '.prototype'}.${keyName(m.key, m.computed, source)}`;
-        if (m.type === 'MethodDefinition') {
-          if (m.kind === 'constructor') {
-            hints.set(m.value, { name: `${cname}.constructor`, kind: 'constructor', at: m.start, derivedCtor: node.superClass != null });
-          } else {
-            const kind = m.kind === 'get' ? 'getter' : m.kind === 'set' ? 'setter' : 'method';
-            hints.set(m.value, { name: m.kind === 'method' ? member : `${member}:${m.kind}`, kind, at: m.start });
-          }
-          walk(m.value, st, 'Expression');
-        } else if (m.value) {
-          // A field initializer runs as its own method: functions nested in it are named after the field.
-          if (isNameable(m.value)) hints.set(m.value, { name: member, at: m.start });
-          walk(m.value, isNameable(m.value) ? st : { prefix: `${st.prefix}${member}>`, owner: null }, 'Expression');
-        }
-      }
-    },
-    ObjectExpression(node, st, c) {
-      const walk = c as Walk;
-      const oname = hints.get(node)?.name ?? '<anonymous>';
-      for (const p of node.properties) {
-        if (p.type === 'SpreadElement') {
-          walk(p.argument, st, 'Expression');
-          continue;
-        }
-        if (p.computed) walk(p.key, st, 'Expression');
-        const member = `${oname}.${keyName(p.key, p.computed, source)}`;
-        if (p.kind !== 'init') hints.set(p.value, { name: `${member}:${p.kind}`, kind: p.kind === 'get' ? 'getter' : 'setter', at: p.start });
-        else if (p.method) hints.set(p.value, { name: member, kind: 'method', at: p.start });
-        else if (isFunction(p.value)) hints.set(p.value, { name: member, at: p.start });
-        else hint(p.value, member);
-        walk(p.value, st, 'Expression');
-      }
-    },
-    VariableDeclarator(node, st, c) {
-      if (node.id.type === 'Identifier') hint(node.init, node.id.name);
-      base.VariableDeclarator!(node, st, c);
-    },
-    AssignmentExpression(node, st, c) {
-      if (node.operator === '=' || node.operator === '||=' || node.operator === '&&=' || node.operator === '??=') hint(node.right, chainName(node.left, source));
-      base.AssignmentExpression!(node, st, c);
-    },
-    AssignmentPattern(node, st, c) {
-      if (node.left.type === 'Identifier') hint(node.right, node.left.name);
-      base.AssignmentPattern!(node, st, c);
-    },
-    ExportDefaultDeclaration(node, st, c) {
-      const d = node.declaration as Node;
-      if ((d.type === 'FunctionDeclaration' || d.type === 'ClassDeclaration') && !(d as FnNode | Class).id) hints.set(d, { name: 'default' });
-      else hint(d, 'default');
-      base.ExportDefaultDeclaration!(node, st, c);
-    },
-    Identifier(node, st) {
-      if (node.name === 'arguments' && st.owner) st.owner.usesArguments = true;
-    },
-  };
-  recursive(program, { prefix: '', owner: null }, visitors);
-
-  // Sites are numbered in source order; the walk visits a function before its parameters and body,
-  // but a stable sort keeps that true whatever order the visitors take members in.
-  sites.sort((a, b) => a.at - b.at);
+  const program = parseModule(source, format);
+  const sites: Site[] = nameSites(program, source).map((named) => ({ ...named, unpatchable: '' }));
   for (const site of sites) site.unpatchable = unpatchableReason(site, site.node.async || site.node.generator);
-
-  const bindings = format === 'commonjs' ? [...CJS_WRAPPER_PARAMS] : [];
-  declaredNames(program.body, true, bindings);
-  return { program, sites, bindings: [...new Set(bindings)] };
+  return { program, sites, bindings: topLevelBindings(program, format) };
 }
 
-function isLineBreak(ch: number): boolean {
-  return ch === 10 || ch === 13 || ch === 0x2028 || ch === 0x2029;
-}
-
-/** The table rows, with 1-based lines and columns computed in one pass over the (sorted) sites. */
+/** The table rows: the sites with their 1-based lines and columns. */
 function rows(source: string, sites: readonly Site[]): SiteRow[] {
-  let line = 1;
-  let lineStart = 0;
-  let pos = 0;
-  return sites.map((site) => {
-    for (; pos < site.at; pos++) {
-      const ch = source.charCodeAt(pos);
-      if (isLineBreak(ch) && !(ch === 13 && source.charCodeAt(pos + 1) === 10)) {
-        line++;
-        lineStart = pos + 1;
-      }
-    }
-    return [site.name, site.kind, line, site.at - lineStart + 1, site.unpatchable];
-  });
+  const at = positions(source, sites.map((site) => site.at));
+  return sites.map((site, i) => [site.name, site.kind, at[i][0], at[i][1], site.unpatchable]);
 }
 
 export function siteTable(source: string, format: Format): SiteTable {
@@ -410,16 +146,27 @@ function headerPosition(source: string, program: Program): { pos: number; text: 
   return { pos: source.charCodeAt(0) === 0xfeff ? 1 : 0, text: (h) => h };
 }
 
-function insertHooks(s: MagicString, source: string, site: Site, i: number): void {
+/**
+ * The global property the entry hooks of object `id` read (its "hook cell"): `__lp$` and 8 hex
+ * digits of the id's sha256. Instances of one object (or, rarely, of two whose digits collide) share
+ * it; the runtime then never settles its entries (livepatch.ts cellEntries).
+ */
+export function hookCell(id: string): string {
+  return `__lp$${createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 8)}`;
+}
+
+function insertHooks(s: MagicString, source: string, site: Site, i: number, cell: string): void {
   const fn = site.node;
   const isArrow = fn.type === 'ArrowFunctionExpression';
   const tracked = fn.async || fn.generator;
   const params = fn.params.map((p) => source.slice(p.start, p.end));
   // Sloppy functions may repeat a parameter name: only `arguments` still holds every value.
   const asArray = isArrow || (simpleParams(fn.params) && !site.usesArguments && new Set(params).size === params.length);
-  const args = asArray ? `[${params.join(', ')}]` : 'arguments';
-  const ret = site.kind.startsWith('constructor') ? 'return;' : fn.generator ? 'return yield* __lp$r;' : 'return __lp$r;';
-  const hook = `if (__lp$M?.on) { const __lp$r = __lp$M.r(${i}, ${isArrow ? 'undefined' : 'this'}, ${args}); if (__lp$r !== __lp$M) ${ret} }`;
+  const self = isArrow ? 'undefined' : 'this';
+  const call = asArray ? `__lp$f.call(${[self, ...params].join(', ')})` : `__lp$f.apply(${self}, arguments)`;
+  const run = site.kind.startsWith('constructor') ? `{ ${call}; return; }` : fn.generator ? `return yield* ${call};` : `return ${call};`;
+  // The cell is a global property, so that optimized code folds it to a constant (see docs/runtime.md).
+  const hook = `{ let __lp$f = globalThis.${cell}?.[${i}]; if (__lp$f === 1) __lp$f = __lp$M?.d(${i}); if (__lp$f) ${run} }`;
   const open = tracked ? `${hook} const __lp$t = __lp$M?.a(${i}); try {` : hook;
   const close = tracked ? `} finally { __lp$M?.x(__lp$t, ${i}); }` : '';
   // Openings go on the left of their position and closings on the right, prepended: at a shared
@@ -448,12 +195,13 @@ export function instrument(source: string, opts: { id: string; format: Format })
   const table: SiteTable = { v: 1, s: rows(source, sites), b: bindings };
   const sha256 = createHash('sha256').update(source, 'utf8').digest('hex');
   const s = new MagicString(source);
+  const cell = hookCell(opts.id);
   sites.forEach((site, i) => {
-    if (!site.unpatchable) insertHooks(s, source, site, i);
+    if (!site.unpatchable) insertHooks(s, source, site, i, cell);
   });
   const header =
     `var __lp$M = globalThis[Symbol.for('livepatch.runtime')]?.module(` +
-    `${JSON.stringify(opts.id)}, ${JSON.stringify(sha256)}, ${JSON.stringify(JSON.stringify(table))}, __lp$eval);`;
+    `${JSON.stringify(opts.id)}, ${JSON.stringify(sha256)}, ${JSON.stringify(JSON.stringify(table))}, __lp$eval, ${JSON.stringify(cell)});`;
   const h = headerPosition(source, program);
   s.appendLeft(h.pos, h.text(header));
   s.append(`\n${EVAL_HOST}`);

@@ -7,12 +7,10 @@ import { channel } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import { isMainThread } from 'node:worker_threads';
 import {
-  copyProcess,
   enablePatchProc,
   enabledStoreProc,
   forbiddenCode,
   forceStoreProc,
-  handlerProc,
   isLpError,
   Klp,
   LpError,
@@ -20,39 +18,43 @@ import {
   patchViews,
   pending,
   runToEnd,
-  schedTrySwitchProc,
   Shadow,
   targetState,
   transitionWorkProc,
   updatePatchStateProc,
   TRANSITION_IDLE,
   TRANSITION_PATCHED,
-  type Callbacks,
-  type CallbackObject,
   type LogLevel,
   type ModuleState,
   type ObjectDesc,
   type Proc,
 } from '../engine/index.js';
 import { addr, Var } from '../engine/memory.js';
-import { checkCompatible, checkPatchable, compiledFromFunction, compileIn, type Compiled } from './compile.js';
+import { symposOf } from '../naming/sites.js';
+import { ObjectCallbacks } from './callbacks.js';
+import { checkCompatible, checkPatchable, checkSource, compiledFromFunction, compileIn, type Compiled } from './compile.js';
 import { NodeHost, type HostRuntime } from './host.js';
 import { startControl } from './control.js';
 import { startThreads } from '../cluster/threads.js';
 import type { RuntimeGroup } from '../cluster/types.js';
 import { installHttpTasks } from './http.js';
-import { CALLBACKS, parsePatchFile, type Code, type PatchFile, type PatchObjectFile } from './patchfile.js';
-import { CODE_STRIDE, ModuleRecord, type Dispatch } from './registry.js';
+import { excerpt, LOG_REPLY_BUDGET, MAX_LOG_LINE } from './limits.js';
+import { parsePatchFile, type PatchFile, type PatchObjectFile } from './patchfile.js';
+import { ASK, HookCells, ORIGINAL } from './cells.js';
+import { CountingMemory } from './pending.js';
+import { CPU, DECISIONS, type Decisions } from './decisions.js';
+import { CODE_STRIDE, ModuleRecord, type Callable, type Dispatch } from './registry.js';
 import { ADMIN_TASK, ROOT_TASK, stampActivations, Tasks, type Task } from './tasks.js';
 import type { BlockedTask, FunctionInfo, ModuleInfo, PatchInfo, TransitionStatus } from './types.js';
 
 const LEVELS: Record<LogLevel | 'off', number> = { off: 0, err: 1, warn: 2, notice: 3, debug: 4, trace: 5 };
-const CPU = 0;
 const LOG_KEEP = 2000;
 
 /** A compiled replacement: code id → the function a redirected call runs. */
 interface Replacement extends Compiled {
   patch: string;
+  /** An async one's or a generator's call with its activation tracked (callable()), made once. */
+  tracked?: Callable;
 }
 
 /** A patch file's objects the engine knows only by name: kept to compile them when the module comes. */
@@ -60,27 +62,42 @@ interface PendingObject {
   patch: string;
   file: PatchObjectFile;
   codes: number[];
-  callbacks: Callbacks;
+  cbs: ObjectCallbacks;
+}
+
+/** An enable between its checks and the engine's verb (which async prePatch callbacks may sit between). */
+interface EnableJob {
+  file: PatchFile;
+  /** The patch as given: what the CPUs of src/cluster/ are sent. */
+  input: unknown;
+  /** Replacement code ids compiled for it: dropped when it fails. */
+  made: number[];
+  pendingObjs: PendingObject[];
+  objs: ObjectDesc[];
+  /** Loaded objects whose prePatch is async, in object order. */
+  awaited: Array<{ cbs: ObjectCallbacks; name: string }>;
 }
 
 const logChannel = channel('livepatch:log');
 const signalChannel = channel('livepatch:signal');
+/** A task is gone: src/delivery/requests.ts records these while a `livepatch apply --report` watches. */
+const taskEndChannel = channel('livepatch:task-end');
 
 export class Runtime implements Dispatch, HostRuntime {
-  readonly tasks = new Tasks();
+  readonly tasks: Tasks;
   readonly klp: Klp;
+  private readonly mem = new CountingMemory();
+  /** The decisions this runtime takes (decisions.ts; the model checker's mutation tests change one). */
+  private readonly decide: Decisions;
   readonly shadow: Shadow;
   runningTask: Task | null = null;
   /** Index = base / CODE_STRIDE; slot 0 is the replacements' range. */
   private readonly modules: Array<ModuleRecord | null> = [null];
   private readonly byName = new Map<string, ModuleRecord>();
   private readonly replacements = new Map<number, Replacement>();
-  /**
-   * The handler's answer per hooked code while no transition runs: then it depends on no task (every
-   * func->transition is clear, so each stack's top wins) and changes only in an admin verb, after
-   * which this is emptied.
-   */
-  private readonly decided = new Map<number, number>();
+  /** The hook cells (cells.ts) and the module instances reading each. */
+  private readonly cells = new HookCells();
+  private readonly cellReaders = new Map<string, ModuleRecord[]>();
   private handlerFailed = false;
   private nextReplacement = 1;
   private readonly pendingObjects = new Map<string, PendingObject[]>();
@@ -88,23 +105,25 @@ export class Runtime implements Dispatch, HostRuntime {
   private readonly hooked = new Set<ModuleRecord>();
   private retryTimer: NodeJS.Timeout | null = null;
   private transitionStarted = 0;
-  /** The same moment by Date.now(), the clock activation starts are stamped with. */
-  private transitionStartedAt = 0;
   private readonly logLines: string[] = [];
   /** Lines logged since start (the cursor logSince() hands out). */
   private logCount = 0;
   private readonly threshold: number;
   /** Milliseconds between the kernel-style retries of an unfinished transition. */
   retryMs = 1000;
+  /** How long an async callback may take (callbacks.ts): an awaited prePatch past it fails with -ETIMEDOUT. */
+  callbackTimeoutMs = 10_000;
   /** The other runtimes this one coordinates (src/cluster/), which see its verbs and widen its views. */
   group: RuntimeGroup | null = null;
   /** Called after every admin verb (the CPUs of src/cluster/ report their state from here). */
   readonly verbWatchers: Array<() => void> = [];
 
-  constructor(opts: { logLevel?: LogLevel | 'off' } = {}) {
+  constructor(opts: { logLevel?: LogLevel | 'off'; decisions?: Decisions } = {}) {
+    this.decide = opts.decisions ?? DECISIONS;
+    this.tasks = new Tasks(this.decide);
     const env = process.env.LIVEPATCH_LOG as LogLevel | 'off' | undefined;
-    this.threshold = LEVELS[opts.logLevel ?? (env && env in LEVELS ? env : 'notice')];
-    this.klp = new Klp(new NodeHost(this));
+    this.threshold = LEVELS[opts.logLevel ?? (env && Object.hasOwn(LEVELS, env) ? env : 'notice')];
+    this.klp = new Klp(new NodeHost(this), this.mem);
     this.shadow = new Shadow((level, line) => this.log(level, line));
     this.klp.initTask(ROOT_TASK);
     this.klp.initTask(ADMIN_TASK);
@@ -113,13 +132,19 @@ export class Runtime implements Dispatch, HostRuntime {
   // ---- the ABI called by instrumented code (see docs/runtime.md) ----
 
   /** `__lp$M`: a module starts evaluating. Its patches apply now (module coming). */
-  module(id: string, sha256: string, sites: string, evalHost: (s: string) => unknown): ModuleRecord {
+  module(id: string, sha256: string, sites: string, evalHost: (s: string) => unknown, cell: string): ModuleRecord {
     let name = id;
     for (let n = 2; this.byName.has(name); n++) name = `${id}#${n}`;
     if (name !== id) this.log('warn', `livepatch: module '${id}' evaluated again: this instance is object '${name}'`);
-    const rec = new ModuleRecord(this, name, sha256, sites, evalHost, this.modules.length * CODE_STRIDE);
+    const rec = new ModuleRecord(this, name, sha256, sites, evalHost, this.modules.length * CODE_STRIDE, cell);
     this.modules.push(rec);
     this.byName.set(name, rec);
+    const readers = this.cellReaders.get(cell);
+    if (readers) readers.push(rec);
+    else {
+      this.cellReaders.set(cell, [rec]);
+      this.cells.set(cell, undefined);
+    }
     try {
       this.moduleComing(rec);
     } catch (e) {
@@ -133,30 +158,26 @@ export class Runtime implements Dispatch, HostRuntime {
     return this.tasks.current();
   }
 
-  redirect(m: ModuleRecord, code: number, thisArg: unknown, args: ArrayLike<unknown>): unknown {
-    let target = this.decided.get(code);
-    if (target === undefined) {
-      try {
-        const ops = this.klp.findOps(code);
-        target = ops < 0 ? code : runToEnd(this.klp, handlerProc(CPU, this.tasks.current().id, ops));
-      } catch (e) {
-        // A bug of ours must not become an exception in the application's call: fail open, once loudly.
-        if (!this.handlerFailed) this.log('err', `livepatch: the handler failed, running original code: ${(e as Error).stack ?? String(e)}`);
-        this.handlerFailed = true;
-        return m;
-      }
-      if (this.klp.transitionPatch === null) this.decided.set(code, target);
-    }
-    if (target === code) return m;
-    const rep = this.replacements.get(target);
-    if (!rep) return m;
-    if (this.klp.transitionPatch === null && !rep.async && !rep.generator) m.direct[code - m.base] = rep.fn;
-    return this.invoke(rep, target, thisArg, args);
+  answer(code: number): Callable | 0 {
+    const target = this.handle(code, this.tasks.current().id);
+    const rep = target === code ? undefined : this.replacements.get(target);
+    return rep ? this.callable(rep, target) : 0;
   }
 
-  /** Run a replacement; an async one or a generator is an activation of its code in the task. */
+  /** klp_ftrace_handler(): the code `task` runs for a call of `code`; `code` itself on a failure of ours. */
+  private handle(code: number, task: number): number {
+    try {
+      return this.decide.handlerAnswer(this.klp, task, code);
+    } catch (e) {
+      // A bug of ours must not become an exception in the application's call: fail open, once loudly.
+      if (!this.handlerFailed) this.log('err', `livepatch: the handler failed, running original code: ${(e as Error).stack ?? String(e)}`);
+      this.handlerFailed = true;
+      return code;
+    }
+  }
+
+  /** Run an async replacement or a generator: an activation of its code in the task. */
   private invoke(rep: Replacement, code: number, thisArg: unknown, args: ArrayLike<unknown>): unknown {
-    if (!rep.async && !rep.generator) return Reflect.apply(rep.fn, thisArg, args);
     const task = this.tasks.current();
     const done = (): void => {
       if (task.exit(code)) this.activationEnded(task);
@@ -182,7 +203,7 @@ export class Runtime implements Dispatch, HostRuntime {
       this.endTask(task);
       return;
     }
-    if (this.klp.transitionPatch && pending(this.klp, task.id)) this.kick(task);
+    if (this.decide.kickWanted(this.klp, task.id)) this.kick(task);
   }
 
   // ---- tasks ----
@@ -191,16 +212,20 @@ export class Runtime implements Dispatch, HostRuntime {
   startTask(name: string): Task {
     const parent = this.tasks.current();
     const task = this.tasks.create(name);
-    copyProcess(this.klp, CPU, parent.id, task.id);
-    // Nothing of it is on any stack yet: like a forked child leaving the kernel through the syscall exit,
-    // it switches at once.
-    runToEnd(this.klp, updatePatchStateProc(CPU, task.id));
+    this.decide.startChild(this.klp, parent.id, task.id);
     return task;
   }
 
   /** The task's owner is done with it; it goes once its last activation ends. */
   endTask(task: Task): void {
-    if (this.tasks.end(task) && this.klp.transitionPatch) this.maybeComplete();
+    if (!this.tasks.end(task)) return;
+    // Its patch state before release_task() drops it: the version its last code ran.
+    if (taskEndChannel.hasSubscribers) {
+      const patchState = this.klp.mem.load(CPU, addr(Var.PatchState, task.id));
+      taskEndChannel.publish({ name: task.name, started: task.started, ended: Date.now(), patchState, patch: this.klp.transitionPatch?.name ?? null });
+    }
+    this.decide.releaseTask(this.klp, task.id);
+    if (this.klp.transitionPatch) this.maybeComplete();
   }
 
   /** klp_update_patch_state(current): the caller vouches that no function being changed is active in its task. */
@@ -216,29 +241,46 @@ export class Runtime implements Dispatch, HostRuntime {
     task.kickQueued = true;
     queueMicrotask(() => {
       task.kickQueued = false;
-      if (!this.klp.transitionPatch || task.ended) return;
-      if (pending(this.klp, task.id)) runToEnd(this.klp, schedTrySwitchProc(CPU, task.id));
-      if (!pending(this.klp, task.id)) this.maybeComplete();
+      if (this.decide.kickSwitch(this.klp, task.id, task.ended)) this.maybeComplete();
     });
   }
 
   /** When no task is left pending, complete now rather than at the next retry. */
   private maybeComplete(): void {
-    if (!this.klp.transitionPatch || this.klp.mutexOwner !== null) return;
-    if (pending(this.klp, ROOT_TASK)) return;
-    for (const t of this.tasks.live) if (pending(this.klp, t.id)) return;
+    // Some task is still pending: completionDue() would scan every live task to say no. The count is
+    // exact (pending.ts), so the scan runs only when it is zero, i.e. once, when it will complete.
+    if (this.mem.pendingTasks !== 0) return;
+    if (!this.decide.completionDue(this.klp, this.liveIds())) return;
     this.admin(null, () => runToEnd(this.klp, transitionWorkProc(CPU, ADMIN_TASK)));
+  }
+
+  /** Every live task's id, the root task's first. */
+  private *liveIds(): Iterable<number> {
+    yield ROOT_TASK;
+    for (const t of this.tasks.live) yield t.id;
   }
 
   signal(task: Task): void {
     signalChannel.publish({ id: task.id, name: task.name });
-    for (const cb of task.signalListeners) {
+    for (const cb of task.signalListeners ?? []) {
       try {
         cb();
       } catch (e) {
         this.log('warn', `livepatch: a signal listener of ${task.name} threw: ${(e as Error).message}`);
       }
     }
+  }
+
+  /** klp_send_signals() on demand (`livepatch apply --signal-after`): the names of the tasks signalled. */
+  signalPending(): string[] {
+    if (!this.klp.transitionPatch) return [];
+    const sent: string[] = [];
+    for (const t of [this.tasks.root, ...this.tasks.live]) {
+      if (!pending(this.klp, t.id)) continue;
+      sent.push(t.name);
+      this.signal(t);
+    }
+    return sent;
   }
 
   scheduleRetry(): void {
@@ -256,8 +298,9 @@ export class Runtime implements Dispatch, HostRuntime {
    * Run an admin verb. `running` is the task whose code called us (its synchronous frames are on the
    * stack, so it cannot be switched before they return), or null when the runtime itself calls.
    */
-  private admin<T>(running: Task | null, verb: () => T): T {
+  private admin<T>(running: Task | null, verb: () => T, changesCode = true): T {
     const wasIdle = this.klp.transitionPatch === null;
+    if (changesCode) this.cells.unsettle();
     this.runningTask = running;
     try {
       return verb();
@@ -269,7 +312,6 @@ export class Runtime implements Dispatch, HostRuntime {
   }
 
   private afterVerb(wasIdle: boolean, running: Task | null): void {
-    this.decided.clear();
     this.refreshHooks();
     this.releaseFreed();
     stampActivations(this.klp.transitionPatch !== null);
@@ -278,24 +320,19 @@ export class Runtime implements Dispatch, HostRuntime {
       this.retryTimer = null;
       return;
     }
-    if (wasIdle) {
-      this.transitionStarted = performance.now();
-      this.transitionStartedAt = Date.now();
-    }
+    if (wasIdle) this.transitionStarted = performance.now();
     if (running) this.kick(running);
   }
 
   /**
-   * Set each module's `on` flag, true exactly while one of its functions is on a func stack, and its
-   * per-site marks. The flag goes up last: a hook that sees it sees the marks.
+   * Set each module's `on` flag, true exactly while one of its functions is on a func stack, its
+   * per-site marks, and the hook cells (cells.ts). The cells go last: a hook that asks the handler
+   * sees the marks.
    */
   private refreshHooks(): void {
     const now = new Set<ModuleRecord>();
     const { klp } = this;
-    for (const rec of this.hooked) {
-      rec.hooked.fill(0);
-      rec.direct.length = 0;
-    }
+    for (const rec of this.hooked) rec.hooked.fill(0);
     klp.opsOldFunc.forEach((code, ops) => {
       if (klp.mem.load(CPU, addr(Var.StackHead, ops)) === 0) return;
       const rec = this.modules[Math.floor(code / CODE_STRIDE)];
@@ -304,10 +341,50 @@ export class Runtime implements Dispatch, HostRuntime {
       rec.hooked[code - rec.base] = 1;
       now.add(rec);
     });
-    for (const rec of this.hooked) if (!now.has(rec)) rec.on = false;
-    for (const rec of now) rec.on = true;
+    const cells = new Set<string>();
+    for (const rec of this.hooked) if (!now.has(rec)) ((rec.on = false), cells.add(rec.cell));
+    for (const rec of now) ((rec.on = true), cells.add(rec.cell));
     this.hooked.clear();
     for (const rec of now) this.hooked.add(rec);
+    for (const cell of cells) this.cells.set(cell, this.cellEntries(this.cellReaders.get(cell)!));
+  }
+
+  /**
+   * A cell's entries: for each site on a func stack, the function every call runs when the answer is
+   * settled, else ASK. Settled means: no transition runs (every func->transition is clear, so the top
+   * of each func stack wins whatever the task) and one instance reads the cell (its entries hold that
+   * instance's replacements). The answer changes only in an admin verb, which unsettles the cells
+   * when it starts and calls this when it ends.
+   */
+  private cellEntries(readers: readonly ModuleRecord[]): Array<0 | 1 | Callable> | undefined {
+    const on = readers.filter((r) => r.on);
+    if (on.length === 0) return undefined;
+    const entries: Array<0 | 1 | Callable> = new Array(Math.max(...on.map((r) => r.hooked.length))).fill(ORIGINAL);
+    const settled = this.decide.answerMemoizable(this.klp) && readers.length === 1;
+    for (const rec of on) {
+      rec.hooked.forEach((h, i) => {
+        if (h !== 1) return;
+        if (!settled) return void (entries[i] = ASK);
+        const code = rec.base + i;
+        const target = this.handle(code, ROOT_TASK);
+        const rep = target === code ? undefined : this.replacements.get(target);
+        // directCallable: the replacement itself may run without the runtime; else its tracked wrapper.
+        entries[i] = !rep ? ORIGINAL : this.decide.directCallable(this.klp, rep.async || rep.generator) ? rep.fn : this.callable(rep, target);
+      });
+    }
+    return entries;
+  }
+
+  /**
+   * What a call redirected to `rep` runs: the replacement itself, or for an async function or a
+   * generator (an activation the task's stack must count) a wrapper that tracks it.
+   */
+  private callable(rep: Replacement, code: number): Callable {
+    if (!rep.async && !rep.generator) return rep.fn;
+    const rt = this;
+    return (rep.tracked ??= function (this: unknown, ...args: unknown[]) {
+      return rt.invoke(rep, code, this, args);
+    });
   }
 
   /** Drop the compiled code of patches the engine has freed. */
@@ -321,32 +398,86 @@ export class Runtime implements Dispatch, HostRuntime {
     }
   }
 
-  /** klp_enable_patch() from a patch file (text or object). Throws LpError; nothing changes then. */
+  /**
+   * klp_enable_patch() from a patch file (text or object). Throws LpError; nothing changes then. A
+   * patch with an async prePatch needs enableAsync(): this call cannot wait for it.
+   */
   enable(input: unknown): PatchInfo {
+    const job = this.prepareEnable(input);
+    if (job.awaited.length > 0) {
+      this.dropEnable(job);
+      throw new LpError('LP_ERR_USAGE', `patch '${job.file.name}' has an async prePatch, which enable() cannot wait for: use await enableAsync() (the CLI does)`);
+    }
+    return this.finishEnable(job);
+  }
+
+  /**
+   * enable(), awaiting async prePatch callbacks first (each at most callbackTimeoutMs, in object
+   * order, up to the first that fails); the engine's enable then sees their results as it calls them.
+   * They run before the engine's checks rather than between its objects: a refusal of the engine after
+   * them runs the postUnpatch of those that succeeded, as its cancel path would.
+   */
+  async enableAsync(input: unknown): Promise<PatchInfo> {
+    const trusted = this.trusted;
+    const job = this.prepareEnable(input);
+    const ran: Array<{ cbs: ObjectCallbacks; name: string }> = [];
+    for (const { cbs, name } of job.awaited) {
+      const r = await cbs.settlePrePatch({ name, patch: job.file.name, moduleState: this.moduleState(name) });
+      if (r !== 0) break;
+      ran.push({ cbs, name });
+    }
+    try {
+      return trusted ? this.asRuntime(() => this.finishEnable(job)) : this.finishEnable(job);
+    } catch (e) {
+      for (const { cbs, name } of ran) if (cbs.takeUnconsumed()) cbs.callbacks.postUnpatch?.({ name, patch: job.file.name, moduleState: this.moduleState(name) });
+      throw e;
+    }
+  }
+
+  private prepareEnable(input: unknown): EnableJob {
     const file = parsePatchFile(input);
     this.group?.admit('enable', file.name);
-    const made: number[] = [];
-    const pendingObjs: PendingObject[] = [];
+    const job: EnableJob = { file, input, made: [], pendingObjs: [], objs: [], awaited: [] };
     try {
-      const objs = file.objs.map((obj) => this.prepareObject(file, obj, made, pendingObjs));
-      const p = enablePatchProc(this.klp, CPU, ADMIN_TASK, { name: file.name, replace: file.replace, states: file.states, objs });
+      for (const obj of file.objs) job.objs.push(this.prepareObject(file, obj, job));
+    } catch (e) {
+      this.dropEnable(job);
+      throw e;
+    }
+    return job;
+  }
+
+  private dropEnable(job: EnableJob): void {
+    for (const code of job.made) this.replacements.delete(code);
+  }
+
+  private finishEnable(job: EnableJob): PatchInfo {
+    const { file } = job;
+    try {
+      // A module that loaded while prePatch callbacks were awaited is compiled now, as at enable.
+      for (const po of job.pendingObjs) {
+        const rec = this.byName.get(po.file.name);
+        if (rec) this.compilePending(po, rec);
+      }
+      const p = enablePatchProc(this.klp, CPU, ADMIN_TASK, { name: file.name, replace: file.replace, states: file.states, objs: job.objs });
       this.admin(this.callerTask(), () => runToEnd(this.klp, p));
       if (p.error) throw p.error;
     } catch (e) {
-      for (const code of made) this.replacements.delete(code);
+      this.dropEnable(job);
       throw e;
     }
-    for (const po of pendingObjs) {
+    for (const po of job.pendingObjs) {
+      if (this.byName.has(po.file.name)) continue;
       const list = this.pendingObjects.get(po.file.name) ?? [];
       list.push(po);
       this.pendingObjects.set(po.file.name, list);
     }
-    this.group?.issued('enable', file.name, input);
+    this.group?.issued('enable', file.name, job.input);
     return this.info(file.name);
   }
 
-  /** Compile what can be compiled now; a module not loaded yet is compiled when it comes. */
-  private prepareObject(file: PatchFile, obj: PatchObjectFile, made: number[], pendingObjs: PendingObject[]): ObjectDesc {
+  /** Check and compile what can be compiled now; a module not loaded yet is checked now, compiled when it comes. */
+  private prepareObject(file: PatchFile, obj: PatchObjectFile, job: EnableJob): ObjectDesc {
     const rec = this.byName.get(obj.name);
     if (rec && rec.sha256 !== obj.sha256)
       throw new LpError(
@@ -355,13 +486,15 @@ export class Runtime implements Dispatch, HostRuntime {
       );
     const codes = obj.funcs.map(() => {
       const code = this.nextReplacement++;
-      made.push(code);
+      job.made.push(code);
       return code;
     });
     if (rec) this.compileObject(file.name, rec, obj, codes);
-    const callbacks = this.callbacksOf(file.name, obj);
-    if (!rec) pendingObjs.push({ patch: file.name, file: obj, codes, callbacks });
-    return { name: obj.name, funcs: obj.funcs.map((f, i) => ({ oldName: f.oldName, oldSympos: f.oldSympos, newFunc: codes[i] })), callbacks };
+    else for (const f of obj.funcs) if (f.source !== undefined) checkSource(null, f.source, `patch '${file.name}': ${obj.name}: ${f.oldName}`);
+    const cbs = new ObjectCallbacks(this, file.name, obj, rec ?? null);
+    if (cbs.asyncPrePatch) job.awaited.push({ cbs, name: obj.name });
+    if (!rec) job.pendingObjs.push({ patch: file.name, file: obj, codes, cbs });
+    return { name: obj.name, funcs: obj.funcs.map((f, i) => ({ oldName: f.oldName, oldSympos: f.oldSympos, newFunc: codes[i] })), callbacks: cbs.callbacks };
   }
 
   private compileObject(patch: string, rec: ModuleRecord, obj: PatchObjectFile, codes: number[]): void {
@@ -372,49 +505,22 @@ export class Runtime implements Dispatch, HostRuntime {
       // A missing or ambiguous name is the engine's to report (klp_find_object_symbol), with its message.
       const site = code !== undefined && (sites.length === 1 || (f.oldSympos ?? 0) > 0) ? rec.site(code) : null;
       if (site) checkPatchable(site, what);
-      const compiled = f.fn ? compiledFromFunction(f.fn as (...a: unknown[]) => unknown) : compileIn(rec, f.source!, what);
+      const compiled = f.fn ? compiledFromFunction(f.fn as (...a: unknown[]) => unknown) : compileIn(rec, f.source!, what, f.origin);
       if (site) checkCompatible(site, compiled, what);
       this.replacements.set(codes[i], { ...compiled, patch });
     });
   }
 
-  /**
-   * Callbacks compiled in the object's module scope when first called (the module may not be loaded
-   * yet). A callback that throws is logged; a throwing prePatch refuses the object (-EINVAL).
-   */
-  private callbacksOf(patch: string, obj: PatchObjectFile): Callbacks {
-    const out: Callbacks = {};
-    for (const name of CALLBACKS) {
-      const code: Code | undefined = obj.callbacks?.[name];
-      if (code === undefined) continue;
-      let fn: ((o: CallbackObject) => unknown) | null = typeof code === 'function' ? (code as (o: CallbackObject) => unknown) : null;
-      const run = (o: CallbackObject): number => {
-        try {
-          if (!fn) {
-            const rec = this.byName.get(obj.name);
-            if (!rec) throw new LpError('LP_ERR_NOT_INSTRUMENTED', `module '${obj.name}' is not loaded`);
-            fn = compileIn(rec, code as string, `patch '${patch}': ${obj.name}: callbacks.${name}`).fn as (o: CallbackObject) => unknown;
-          }
-          const r = fn(o);
-          return typeof r === 'number' && r < 0 ? r : 0;
-        } catch (e) {
-          this.log('err', `livepatch: '${patch}': ${name} callback for '${obj.name}' threw: ${(e as Error)?.message ?? String(e)}`);
-          return -22;
-        }
-      };
-      if (name === 'prePatch') out.prePatch = run;
-      else out[name] = (o) => void run(o);
-    }
-    return out;
+  private compilePending(po: PendingObject, rec: ModuleRecord): void {
+    if (po.file.sha256 !== rec.sha256)
+      throw new LpError('LP_ERR_SHA_MISMATCH', `patch '${po.patch}' was made for a different version of '${rec.name}' (sha256 mismatch)`);
+    this.compileObject(po.patch, rec, po.file, po.codes);
+    po.cbs.compile(rec);
   }
 
   /** klp_module_coming(): the patches waiting for this module are compiled, checked and applied. */
   private moduleComing(rec: ModuleRecord): void {
-    for (const po of this.pendingObjects.get(rec.name) ?? []) {
-      if (po.file.sha256 !== rec.sha256)
-        throw new LpError('LP_ERR_SHA_MISMATCH', `patch '${po.patch}' was made for a different version of '${rec.name}' (sha256 mismatch)`);
-      this.compileObject(po.patch, rec, po.file, po.codes);
-    }
+    for (const po of this.pendingObjects.get(rec.name) ?? []) this.compilePending(po, rec);
     this.pendingObjects.delete(rec.name);
     if (this.klp.mutexOwner !== null) {
       // Loaded from inside an admin verb (a callback required it): the engine cannot nest verbs.
@@ -422,11 +528,17 @@ export class Runtime implements Dispatch, HostRuntime {
     }
     this.coming = rec.name;
     try {
-      const p = this.admin(this.callerTask(), () => {
-        const proc = moduleComingProc(this.klp, CPU, ADMIN_TASK, rec.name);
-        runToEnd(this.klp, proc);
-        return proc;
-      });
+      // A module no patch names changes no func stack: the other modules' settled answers stand.
+      const named = this.klp.patches.some((p) => p.objs.some((o) => o.name === rec.name));
+      const p = this.admin(
+        this.callerTask(),
+        () => {
+          const proc = moduleComingProc(this.klp, CPU, ADMIN_TASK, rec.name);
+          runToEnd(this.klp, proc);
+          return proc;
+        },
+        named,
+      );
       if (p.error) throw p.error;
     } finally {
       this.coming = null;
@@ -515,8 +627,18 @@ export class Runtime implements Dispatch, HostRuntime {
           for (const func of obj.funcs) {
             const code = forbiddenCode(this.klp, CPU, tgt, func);
             if (!t.active.has(code)) continue;
-            // An activation older than the transition reports the transition's age (at least that).
-            holding.push({ func: func.oldName, object: obj.name, ageMs: now - (t.since.get(code) ?? this.transitionStartedAt) });
+            // Activations are stamped only while a transition runs (tasks.ts): one older than the
+            // transition is bounded by its task's age instead.
+            const since = t.since.get(code);
+            const site = this.modules[Math.floor(code / CODE_STRIDE)]?.site(code);
+            holding.push({
+              func: func.oldName,
+              object: obj.name,
+              ageMs: Math.round(now - (since ?? t.started)),
+              exact: since !== undefined,
+              line: site ? site[2] : null,
+              column: site ? site[3] : null,
+            });
           }
         }
         holding.sort((x, y) => y.ageMs - x.ageMs);
@@ -548,12 +670,8 @@ export class Runtime implements Dispatch, HostRuntime {
   functions(module: string): FunctionInfo[] {
     const rec = this.byName.get(module);
     if (!rec) throw new LpError('LP_ERR_NOT_INSTRUMENTED', `no instrumented module '${module}': see the module list (livepatch modules)`);
-    const seen = new Map<string, number>();
-    return rec.table.s.map(([name, kind, line, column, unpatchable]) => {
-      const sympos = (seen.get(name) ?? 0) + 1;
-      seen.set(name, sympos);
-      return { name, sympos, kind, line, column, unpatchable };
-    });
+    const sympos = symposOf(rec.table.s.map((row) => row[0]));
+    return rec.table.s.map(([name, kind, line, column, unpatchable], i) => ({ name, sympos: sympos[i], kind, line, column, unpatchable }));
   }
 
   /** Resolves when no transition is in progress (or after `timeoutMs`, false). */
@@ -568,7 +686,9 @@ export class Runtime implements Dispatch, HostRuntime {
 
   // ---- host services ----
 
-  log(level: LogLevel, line: string): void {
+  log(level: LogLevel, text: string): void {
+    // Lines echo names from patch files and requests: each is cut to a bounded size before it is kept.
+    const line = excerpt(text, MAX_LOG_LINE);
     this.logLines.push(line);
     this.logCount++;
     if (this.logLines.length > LOG_KEEP) this.logLines.shift();
@@ -576,10 +696,22 @@ export class Runtime implements Dispatch, HostRuntime {
     if (LEVELS[level] <= this.threshold) process.stderr.write(`${line}\n`);
   }
 
-  /** Log lines after cursor `since` (the `next` of an earlier call; 0 = all that are kept). */
-  logSince(since = 0): { next: number; lines: string[] } {
+  /**
+   * Log lines after cursor `since` (the `next` of an earlier call; 0 = all that are kept), at most
+   * LOG_REPLY_BUDGET units of them: then `more` is set and `next` points at the first line left.
+   */
+  logSince(since = 0): { next: number; lines: string[]; more?: true } {
     const first = this.logCount - this.logLines.length;
-    return { next: this.logCount, lines: this.logLines.slice(Math.max(0, since - first)) };
+    const start = Math.min(Math.max(0, since - first), this.logLines.length);
+    const lines: string[] = [];
+    let size = 0;
+    for (let i = start; i < this.logLines.length; i++) {
+      size += this.logLines[i].length;
+      if (size > LOG_REPLY_BUDGET && lines.length > 0) break;
+      lines.push(this.logLines[i]);
+    }
+    const next = first + start + lines.length;
+    return next < this.logCount ? { next, lines, more: true } : { next, lines };
   }
 
   lookupSymbol(obj: string, name: string): readonly number[] {

@@ -34,8 +34,8 @@ export function hookPathFor(nodeVersion: string): 'sync' | 'async' {
 
 export const hookPath = hookPathFor(process.versions.node);
 
-// Part of every cache key, so that a changed instrumenter never serves output of the old one.
-const INSTRUMENTER_VERSION = sha256(readFileSync(new URL('./instrument.js', import.meta.url), 'utf8'));
+// Part of every cache key, so that a changed instrumenter (or naming) never serves output of the old one.
+const INSTRUMENTER_VERSION = sha256(['./instrument.js', '../naming/sites.js'].map((f) => readFileSync(new URL(f, import.meta.url), 'utf8')).join('\0'));
 
 export class Loader {
   private readonly select: Selector;

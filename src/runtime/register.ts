@@ -6,9 +6,10 @@ import Module from 'node:module';
 import { isMainThread } from 'node:worker_threads';
 import { isLpError } from '../engine/errors.js';
 import { patchCompile } from './cjs.js';
-import { loadConfig } from './config.js';
+import { configWarnings, loadConfig } from './config.js';
 import type { HooksData } from './hooks-async.js';
 import { installSyncHooks } from './hooks-sync.js';
+import { startDelivery } from '../delivery/startup.js';
 import { installRuntime } from './livepatch.js';
 import { Loader, hookPath } from './loader.js';
 
@@ -17,10 +18,12 @@ import { Loader, hookPath } from './loader.js';
 const HOOKS = Symbol.for('livepatch.hooks');
 const global = globalThis as Record<symbol, unknown>;
 
-installRuntime();
+const rt = installRuntime();
 if (global[HOOKS] === undefined) {
   try {
-    const config = loadConfig();
+    // Object names are relative to the app root of the entry script, wherever the app was started from.
+    const config = loadConfig(process.env, process.cwd(), process.argv[1]);
+    if (isMainThread) for (const line of configWarnings(config)) process.stderr.write(`${line}\n`);
     // Instrumented code has its columns shifted on touched lines; the inline maps restore them.
     process.setSourceMapsEnabled(true);
     if (hookPath === 'sync') {
@@ -31,6 +34,7 @@ if (global[HOOKS] === undefined) {
       patchCompile(new Loader(config));
     }
     global[HOOKS] = hookPath;
+    startDelivery(rt, config.root);
   } catch (e) {
     // Worker threads run this file again: the main thread has said it already.
     if (isMainThread) {

@@ -8,20 +8,22 @@ import type { Task } from './tasks.js';
 /** Room for each module's functions (typescript.js, the biggest file we know, has ~21.6 k). */
 export const CODE_STRIDE = 2 ** 20;
 
+/** What an entry hook calls instead of the original: the replacement, or a wrapper of it. */
+export type Callable = (...args: unknown[]) => unknown;
+
 /** What a module object needs from the runtime: the hot paths, kept to three calls. */
 export interface Dispatch {
   current(): Task;
-  /** The handler: which code site `code` runs in the current task; returns `m` to run the original. */
-  redirect(m: ModuleRecord, code: number, thisArg: unknown, args: ArrayLike<unknown>): unknown;
+  /** The handler in the current task: what a call of `code` runs instead, or 0 to run the original. */
+  answer(code: number): Callable | 0;
   /** The last open activation of some code in `task` just ended. */
   activationEnded(task: Task): void;
 }
 
 export class ModuleRecord {
   /**
-   * Checked first by every entry hook: false until some function of this module is on a func stack,
-   * so an unpatched module pays one load of a field V8 treats as constant. Written only by the runtime
-   * after an admin verb, when no JS of the module is running.
+   * True exactly while some function of this module is on a func stack (the runtime sets it after
+   * every admin verb, with the hook cell). The hooks read the cell, not this.
    */
   on = false;
   private parsed: SiteTable | null = null;
@@ -34,6 +36,8 @@ export class ModuleRecord {
     /** Strict direct eval in the module's scope. */
     readonly evalHost: (source: string) => unknown,
     readonly base: number,
+    /** The global property its entry hooks read (cells.ts); shared by instances of one object name. */
+    readonly cell: string,
   ) {}
 
   /** Parsed on first use: most modules are never patched. */
@@ -41,21 +45,16 @@ export class ModuleRecord {
     return (this.parsed ??= JSON.parse(this.sitesJson) as SiteTable);
   }
 
-  /** Sites on a func stack (1), while `on`: the others of a patched module skip the handler. */
+  /** Sites on a func stack (1), while `on`. */
   hooked: Uint8Array = new Uint8Array(0);
 
   /**
-   * A synchronous replacement every task runs, by site, while no transition runs (the handler's
-   * memoized answer): the call skips the handler. Emptied by the runtime after every admin verb.
+   * Entry hook of site i whose cell entry says "ask the handler": what this call runs instead, or 0 to
+   * run the original. A site of another instance sharing the cell is not hooked here.
    */
-  direct: Array<((...args: unknown[]) => unknown) | undefined> = [];
-
-  /** Entry hook of site i: the replacement's result, or this object to run the original. */
-  r(i: number, thisArg: unknown, args: ArrayLike<unknown>): unknown {
-    if (this.hooked[i] !== 1) return this;
-    const d = this.direct[i];
-    if (d !== undefined) return Reflect.apply(d, thisArg, args);
-    return this.rt.redirect(this, this.base + i, thisArg, args);
+  d(i: number): Callable | 0 {
+    if (this.hooked[i] !== 1) return 0;
+    return this.rt.answer(this.base + i);
   }
 
   /** An async function or generator of site i starts running in the current task. */

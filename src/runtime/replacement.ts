@@ -7,7 +7,8 @@
 import { Parser, getLineInfo, type AnyNode, type Expression, type Function as FnNode, type FunctionExpression, type Node, type Property } from 'acorn';
 import { base, recursive, type RecursiveVisitors } from 'acorn-walk';
 import { LpError } from '../engine/errors.js';
-import { declaredNames, patternNames } from './instrument.js';
+import { declaredNames, patternNames } from '../naming/sites.js';
+import { excerpt } from './limits.js';
 
 export interface ParsedReplacement {
   /** Evaluates to the function in a strict direct eval. */
@@ -73,12 +74,20 @@ function fromMethod(obj: AnyNode, text: string): Parsed {
   if (obj.properties.length !== 1) throw notOneFunction(`${obj.properties.length} definitions`);
   const p = obj.properties[0] as Property;
   if (p.type !== 'Property' || !(p.method || p.kind !== 'init')) throw notOneFunction('a property');
+  // A computed key is an expression evaluated when the literal is: patch code running at enable.
+  if (p.computed) {
+    throw new LpError(
+      'LP_ERR_PATCH_SYNTAX',
+      `the replacement's method has a computed key [${excerpt(text.slice(p.key.start, p.key.end), 40)}], which would run at enable: ` +
+        "give it a plain name (e.g. m() { … }); oldName says which function it replaces",
+    );
+  }
   const fn = p.value as FunctionExpression;
   const key = p.key as AnyNode;
   const named = (key.type === 'Identifier' && key.name === 'constructor') || (key.type === 'Literal' && key.value === 'constructor');
   const isCtor = p.method && !p.computed && named && !fn.async && !fn.generator;
   if (isCtor) return { expr: `(function ${text.slice(fn.start, fn.end)}\n)`, kind: 'constructor', fn, scope: fn };
-  // Taken from the literal by its one own key, so computed and symbol keys need no second evaluation.
+  // Taken from the literal by its one own key, whatever spelling the key has.
   const part = p.kind === 'init' ? 'value' : p.kind;
   const body = text.slice(obj.start, obj.end);
   return {
@@ -164,7 +173,12 @@ function freeNamesOf(root: Node): { free: string[]; usesSuper: boolean } {
   return { free: [...free], usesSuper };
 }
 
-export function parseReplacement(source: string, moduleBindings: readonly string[]): ParsedReplacement {
+/**
+ * Parse and check a replacement or callback source. Nothing of it runs: evaluating what it returns
+ * only creates the function (a function, an arrow, or a one-method literal with a plain key). Free
+ * names are checked against `moduleBindings`, or not at all when the module is not loaded yet (null).
+ */
+export function parseReplacement(source: string, moduleBindings: readonly string[] | null): ParsedReplacement {
   const asExpr = attempt(source, AS_EXPRESSION);
   let parsed: Parsed;
   if ('node' in asExpr) {
@@ -192,7 +206,7 @@ export function parseReplacement(source: string, moduleBindings: readonly string
     );
   }
   const bound = new Set(moduleBindings);
-  const unresolved = free.filter((n) => !bound.has(n) && !(n in globalThis) && n !== 'arguments');
+  const unresolved = moduleBindings === null ? [] : free.filter((n) => !bound.has(n) && !(n in globalThis) && n !== 'arguments');
   if (unresolved.length > 0) {
     throw new LpError(
       'LP_ERR_UNRESOLVED',

@@ -7,20 +7,28 @@
 // task's stack, so these suspended activations are exactly what can hold old code.
 
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { DECISIONS, type Decisions } from './decisions.js';
 
 /** Task ids index the engine's lock-free variables (patchState, pending). */
 export const ROOT_TASK = 0;
 /** The runtime's own context for admin verbs (the kernel's kworker): never in the task list. */
 export const ADMIN_TASK = 1;
 
+/**
+ * What a task that has never had an activation shares: most tasks (a request served by synchronous
+ * handlers) never do, and two Maps a task are most of its memory. Only enter() writes a task's maps,
+ * and it gives the task its own first (exit() and every reader only read).
+ */
+const NONE: ReadonlyMap<number, number> = new Map();
+
 export class Task {
-  /** Open activations by code id. */
-  readonly active = new Map<number, number>();
+  /** Open activations by code id (NONE until the first). */
+  active = NONE as Map<number, number>;
   /**
    * When the first open activation of a code started (Date.now()), recorded only while a transition
    * runs: status ages are wanted then, and every async call outside transitions stays cheap.
    */
-  readonly since = new Map<number, number>();
+  since = NONE as Map<number, number>;
   /** Position in Tasks.live (swap-removed), -1 once ended; the root task is not in the list. */
   index = -1;
   ended = false;
@@ -31,33 +39,27 @@ export class Task {
   closing = false;
   /** A switch attempt is queued for the next microtask. */
   kickQueued = false;
-  /** Listeners for the fake signal (a nudge to finish up; never unsafe to ignore). */
-  readonly signalListeners: Array<() => void> = [];
+  /** Listeners for the fake signal (a nudge to finish up; never unsafe to ignore); null until the first. */
+  signalListeners: Array<() => void> | null = null;
 
   constructor(
     readonly id: number,
     readonly name: string,
     readonly started: number,
+    private readonly decide: Decisions = DECISIONS,
   ) {}
 
   enter(code: number): void {
-    const n = this.active.get(code);
-    if (n !== undefined) this.active.set(code, n + 1);
-    else {
-      this.active.set(code, 1);
-      if (stamping) this.since.set(code, Date.now());
+    if (this.active === NONE) this.active = new Map();
+    if (this.decide.enterActivation(this.active, code) && stamping) {
+      if (this.since === NONE) this.since = new Map();
+      this.since.set(code, Date.now());
     }
   }
 
   /** Returns true when this closed the last open activation of `code`. */
   exit(code: number): boolean {
-    const n = this.active.get(code);
-    if (n === undefined) return false;
-    if (n > 1) {
-      this.active.set(code, n - 1);
-      return false;
-    }
-    this.active.delete(code);
+    if (!this.decide.exitActivation(this.active, code)) return false;
     if (this.since.size > 0) this.since.delete(code);
     return true;
   }
@@ -72,13 +74,17 @@ export function stampActivations(on: boolean): void {
 
 export class Tasks {
   readonly als = new AsyncLocalStorage<Task>();
-  readonly root = new Task(ROOT_TASK, 'root', Date.now());
+  readonly root: Task;
   /** Every live task but the root: for_each_process_thread(). */
   readonly live: Task[] = [];
   /** Live tasks by id. */
   private readonly slots: Array<Task | undefined> = [];
   private readonly freeIds: number[] = [];
   private nextId = ADMIN_TASK + 1;
+
+  constructor(private readonly decide: Decisions = DECISIONS) {
+    this.root = new Task(ROOT_TASK, 'root', Date.now(), decide);
+  }
 
   /** `current`: the task whose code runs now. Code a finished task left behind runs as the root task. */
   current(): Task {
@@ -88,7 +94,7 @@ export class Tasks {
 
   /** A new task (not yet started: the caller copies its patch state and runs it). */
   create(name: string): Task {
-    const task = new Task(this.freeIds.pop() ?? this.nextId++, name, Date.now());
+    const task = new Task(this.freeIds.pop() ?? this.nextId++, name, Date.now(), this.decide);
     task.index = this.live.push(task) - 1;
     this.slots[task.id] = task;
     return task;

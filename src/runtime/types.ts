@@ -19,10 +19,23 @@ export interface BlockedTask {
   /** /proc/<pid>/patch_state of the task: 0 unpatched, 1 patched. */
   patchState: number;
   /**
-   * Activations of functions being changed, oldest first: qualified name, object, and how long the
-   * activation has been suspended.
+   * Activations of functions being changed, oldest first: qualified name, object, where the function
+   * is (1-based line and column in the object's source; null for a patch's replacement code), and how
+   * long the task has been inside it.
    */
-  holding: Array<{ func: string; object: string; ageMs: number }>;
+  holding: Array<{
+    func: string;
+    object: string;
+    line: number | null;
+    column: number | null;
+    /**
+     * Milliseconds inside the function: exact when `exact`; otherwise the activation began before the
+     * transition started (activations are timed only during transitions) and this is its task's age,
+     * which it cannot exceed.
+     */
+    ageMs: number;
+    exact: boolean;
+  }>;
 }
 
 export interface TransitionStatus {

@@ -46,8 +46,8 @@ test('ps: the process and its ping; --json', async () => {
   const r = await cli(['ps']);
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stdout.trimEnd().split('\n');
-  assert.match(lines[0], /^PID +NODE +LIVEPATCH +HOOKS$/);
-  assert.match(lines[1], new RegExp(`^${child.pid} +${process.version} +\\d+\\.\\d+\\.\\d+ +${hookPath}$`));
+  assert.match(lines[0], /^PID +NODE +HOOKS +APP +ROOT +PATCHES +TRANSITION +COMMAND$/);
+  assert.match(lines[1], new RegExp(`^${child.pid} +${process.version} +${hookPath} +- +\\S+ +- +- +\\S+ --import \\S+register\\.js \\S+main\\.js$`));
   const json = await cli(['ps', '--json']);
   assert.deepEqual(
     (JSON.parse(json.stdout) as Array<{ pid: number }>).map((p) => p.pid),
@@ -79,29 +79,30 @@ test('enable --wait: progress while a task holds the function, then done; status
   const enabling = cli(['enable', patchFile('v2', [HOLD_V2]), '--wait', '--timeout', '20']);
   await new Promise((r) => setTimeout(r, 500));
   const st = await cli(['status']);
-  assert.match(st.stdout, /^transition: 'v2' patching for .*, 1 of 2 tasks not switched/);
-  assert.match(st.stdout, /^job:hold +\d+ +\S+ +unpatched +hold \(\.\/lib\/price\.js\) for \S+$/m);
+  assert.match(st.stdout, /^transition: 'v2' patching, started .* ago, 1 of 2 tasks not switched/);
+  assert.match(st.stdout, /^job:hold +\d+ +\S+ +unpatched +hold \(lib\/price\.js:5\) inside <=\S+$/m);
   const r = await enabling;
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /^waiting: 'v2' patching/m);
+  assert.match(r.stdout, /^pid \d+: 'v2' patching \S+: 1\/2 tasks switched; blocked: job:hold in hold \(lib\/price\.js:5\) inside /m);
   assert.match(r.stdout, /^v2 +enabled +1 +\.\/lib\/price\.js \(patched, 1 func\)$/m);
   assert.equal((await cli(['status'])).stdout, 'idle: no transition in progress (1 task)\n');
 });
 
-test('disable --wait, and a --wait that times out: exit 1, the blocking task printed, one error line', async () => {
+test('disable --wait, and a --wait that times out: exit 5, the blocking task printed, one error line', async () => {
   const d = await cli(['disable', 'v2', '--wait']);
   assert.equal(d.status, 0, d.stderr);
-  assert.match(d.stdout, /^v2 +disabled/m);
+  assert.match(d.stdout, /^'v2' \(pid \d+\) removed: every task switched$/m);
   child.send('hold 3000');
   await new Promise((r) => setTimeout(r, 100));
   const r = await cli(['enable', patchFile('v3', [HOLD_V2]), '--wait', '--timeout', '1']);
-  assert.equal(r.status, 1);
-  assert.match(r.stdout, /^job:hold .* hold \(\.\/lib\/price\.js\)/m);
-  assert.match(r.stderr, /^livepatch: LP_ERR_TIMEOUT: transition of 'v3' not done after 1s; .*\n$/);
+  assert.equal(r.status, 5);
+  assert.match(r.stdout, /^ {2}blocker: job:hold in hold \(lib\/price\.js:5\)/m);
+  assert.match(r.stderr, /^livepatch: LP_ERR_TIMEOUT: 'v3' \(pid \d+\): the transition is not done and goes on in the process .*\n$/);
   // Reverse it: the held task never ran the new code, so unpatching needs no wait for it.
   const back = await cli(['disable', 'v3', '--wait', '--json']);
   assert.equal(back.status, 0, back.stderr);
-  assert.equal(JSON.parse(back.stdout).enabled, false);
+  const end = JSON.parse(back.stdout.trimEnd().split('\n').at(-1)!) as { event: string; outcome: string; info: { enabled: boolean } | null };
+  assert.deepEqual([end.event, end.outcome, end.info?.enabled ?? false], ['complete', 'complete', false]);
 });
 
 test('refusals of the process: their code, exit 1', async () => {
@@ -124,7 +125,9 @@ test('log --follow: new lines as they come; it ends when the process exits', { t
   await new Promise((r) => setTimeout(r, 600));
   const file = join(other.tmp, 'later.json');
   writeFileSync(file, JSON.stringify({ name: 'later', objs: [{ name: './lib/later.js', sha256: SHA256, funcs: [{ oldName: 'f', source: 'function () {}' }] }] }));
-  assert.equal((await cli(['enable', file, '--wait'], other.tmp)).status, 0);
+  // A module the process has not loaded: enable refuses it (LP_ERR_NOOP) unless told it comes later.
+  assert.match((await cli(['enable', file], other.tmp)).stderr, /^livepatch: LP_ERR_NOOP: .*'\.\/lib\/later\.js' is not loaded/);
+  assert.equal((await cli(['enable', file, '--wait', '--allow-unloaded'], other.tmp)).status, 0);
   await new Promise((r) => setTimeout(r, 600));
   await other.stop();
   const r = await following;

@@ -77,3 +77,50 @@ test('with blockers: the transition completes as the last blocker returns, befor
   rt.asRuntime(() => rt.disable('c2'));
   assert.equal(rt.status().patch, null);
 });
+
+test('a task released while pending (its owner left first, then its blocking activation ended): the transition completes then', async () => {
+  const m = loadModule<M>('./c3/app.js', SRC);
+  const gates = Array.from({ length: 3 }, () => gate());
+  const results: Array<Promise<string>> = [];
+  // Fire and forget: each task's function returns at once, so the task is closing, and it is released
+  // (still pending) the moment its slowOp activation ends, without a switch attempt.
+  await Promise.all(gates.map((g, i) => runTask(`bg:${i}`, () => void results.push(m.slowOp(g.promise)))));
+  rt.asRuntime(() =>
+    rt.enable({
+      name: 'c3',
+      objs: [{ name: './c3/app.js', sha256: sha256(SRC), funcs: [{ oldName: 'slowOp', source: 'async function (g) { await g; return "v2" }' }] }],
+    }),
+  );
+  assert.equal(rt.status().pending, 3);
+  for (const g of gates) g.open();
+  assert.deepEqual(await Promise.all(results), ['v1:2', 'v1:2', 'v1:2']);
+  await nextMacrotask();
+  assert.equal(rt.status().patch, null, 'completed when the last pending task was released');
+  rt.asRuntime(() => rt.disable('c3'));
+  assert.equal(rt.status().patch, null);
+});
+
+test('a transition that starts while thousands of activations are suspended sees each task\'s exact stack', async () => {
+  const m = loadModule<M>('./c4/app.js', SRC);
+  const g = gate();
+  // Activations tracked since they started, long before the transition: 3,000 tasks in the function
+  // the patch changes, 3,000 in one it does not.
+  const holders = Array.from({ length: 3000 }, (_, i) => runTask(`hold:${i}`, () => m.slowOp(g.promise)));
+  const others = Array.from({ length: 3000 }, (_, i) => runTask(`other:${i}`, () => m.work(g.promise)));
+  rt.asRuntime(() =>
+    rt.enable({
+      name: 'c4',
+      objs: [{ name: './c4/app.js', sha256: sha256(SRC), funcs: [{ oldName: 'slowOp', source: 'async function (g) { await g; return "v2" }' }] }],
+    }),
+  );
+  const st = rt.status(Infinity);
+  assert.equal(st.pending, 3000, 'exactly the tasks suspended in slowOp are held');
+  assert.ok(st.blocked.every((b) => b.name.startsWith('hold:') && b.holding.length === 1 && b.holding[0].func === 'slowOp'));
+  assert.equal(await runTask('new', () => m.slowOp(Promise.resolve())), 'v2', 'a new task runs new code at once');
+  g.open();
+  assert.deepEqual(new Set(await Promise.all(holders)), new Set(['v1:2']));
+  assert.deepEqual(new Set(await Promise.all(others)), new Set(['v1:1']));
+  await nextMacrotask();
+  assert.equal(rt.status().patch, null);
+  rt.asRuntime(() => rt.disable('c4'));
+});

@@ -3,14 +3,19 @@
 // as asked. Its control socket is the one installRuntime() starts.
 //
 // The app reads commands on stdin: `hold <ms>` starts a task `job:hold` that runs hold(ms), `price <n>`
-// prints price(n). It prints `ready` once it runs (the socket listens before the app's first line).
+// prints price(n). With APP_HTTP=1 it also serves HTTP on a loopback port (each response is price(1)),
+// and prints `http <port>` before `ready`; with APP_SIGTERM=1 it has a SIGTERM handler of its own that
+// only prints `app: SIGTERM handled`. It prints `ready` once it runs (the socket listens before
+// the app's first line).
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { after, before } from 'node:test';
+import { ControlClient } from '../../src/runtime/control.js';
 
 export const MODULE = './lib/price.js';
 export const SOURCE = `export function price(n) {
@@ -26,9 +31,18 @@ export const SHA256 = createHash('sha256').update(SOURCE, 'utf8').digest('hex');
 
 const dist = (p: string) => new URL(`../../src/runtime/${p}`, import.meta.url);
 
-const MAIN = `import { createInterface } from 'node:readline';
+const MAIN = `import { createServer } from 'node:http';
+import { createInterface } from 'node:readline';
 import { runTask } from ${JSON.stringify(dist('index.js').href)};
 import { hold, price } from './lib/price.js';
+
+if (process.env.APP_SIGTERM === '1') process.on('SIGTERM', () => console.log('app: SIGTERM handled'));
+if (process.env.APP_HTTP === '1') {
+  const server = createServer((_req, res) => res.end(String(price(1))));
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  server.unref();
+  console.log('http ' + server.address().port);
+}
 
 // The control socket is unref'd: this keeps the app alive until stdin closes.
 const keep = setInterval(() => {}, 1 << 30);
@@ -110,5 +124,39 @@ export async function startChild(tmp = freshTmp(), env: Record<string, string> =
         proc.once('exit', () => resolve());
         proc.stdin.end();
       }),
+  };
+}
+
+/** Resident set of a process, in bytes (Linux's /proc). */
+export function rss(pid: number): number {
+  const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!kb) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(kb[1]) * 1024;
+}
+
+/**
+ * One child for the whole test file, started before its first test and stopped after its last, with
+ * this process's TMPDIR pointed at the child's (socketPath() and listSockets() follow it) and a
+ * connected client.
+ */
+export function childForFile(env: Record<string, string> = {}): { readonly child: Child; readonly client: ControlClient } {
+  const at: { child?: Child; client?: ControlClient } = {};
+  before(async () => {
+    at.child = await startChild(freshTmp(), env);
+    process.env.TMPDIR = at.child.tmp;
+    at.client = await ControlClient.connect(at.child.pid);
+  });
+  after(async () => {
+    at.client?.close();
+    await at.child?.stop();
+    removeTmps();
+  });
+  return {
+    get child() {
+      return at.child!;
+    },
+    get client() {
+      return at.client!;
+    },
   };
 }

@@ -50,10 +50,14 @@ const waitIdle = async () => {
   assert.fail('transition did not finish');
 };
 
-test('ping: pid, node, livepatch version, the hooks register.js installed', async () => {
+test('ping: pid, node, livepatch version, the hooks register.js installed, command line, app root', async () => {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const { argv, root, ...ping } = await client.call<{ argv: string[]; root: string }>('ping');
   // The child runs on this Node, so it took the same hook path.
-  assert.deepEqual(await client.call('ping'), { pid: child.pid, node: process.version, livepatch: pkg.version, hooks: hookPath });
+  assert.deepEqual(ping, { pid: child.pid, node: process.version, livepatch: pkg.version, hooks: hookPath });
+  assert.equal(argv[0], process.execPath);
+  assert.match(argv.join(' '), /--import \S+register\.js \S+main\.js$/);
+  assert.match(root, /app-/);
 });
 
 test('list, status, modules, functions, log', async () => {
@@ -156,7 +160,7 @@ test("a patch with an 'fn' that is not a function is refused (JSON carries no fu
   }
 });
 
-test('a line over 16 MiB is refused and its connection closed; the process goes on serving', async () => {
+test('a line over MAX_LINE (4 MiB) is refused and its connection closed; the process goes on serving', async () => {
   const answers = await raw(Buffer.alloc(MAX_LINE + 1024 * 1024, 'x'));
   assert.equal(answers.length, 1);
   assert.equal(answers[0].id, null);

@@ -53,7 +53,7 @@ interface StandIn {
   log: unknown[];
   /** Entry hooks run (the log keeps them only when asked: typescript.js makes millions of calls). */
   hooks: number;
-  r(i: number, thisArg: unknown, args: ArrayLike<unknown>): unknown;
+  d(i: number): ((...args: unknown[]) => unknown) | 0;
   a(i: number): number;
   x(token: number, i: number): void;
 }
@@ -61,9 +61,13 @@ interface StandIn {
 /** A minimal runtime for the ABI only (the real one is registry.ts): redirects the sites in `replacements`. */
 function withRuntime<T>(body: (modules: StandIn[]) => T, log = true): T {
   const modules: StandIn[] = [];
+  const cells = new Set<string>();
   let token = 0;
   (globalThis as any)[RUNTIME] = {
-    module(id: string, _sha: string, sites: string, evalHost: (s: string) => unknown): StandIn {
+    module(id: string, _sha: string, sites: string, evalHost: (s: string) => unknown, cell: string): StandIn {
+      // Every hook asks `d` (1 in each site's entry of the hook cell).
+      cells.add(cell);
+      (globalThis as any)[cell] = JSON.parse(sites).s.map(() => 1);
       const m: StandIn = {
         on: true,
         id,
@@ -72,11 +76,10 @@ function withRuntime<T>(body: (modules: StandIn[]) => T, log = true): T {
         replacements: new Map(),
         log: [],
         hooks: 0,
-        r(i, thisArg, args) {
+        d(i) {
           this.hooks++;
-          if (log) this.log.push(['r', i, Array.from(args)]);
-          const f = this.replacements.get(i);
-          return f ? f.apply(thisArg, args as unknown[]) : this;
+          if (log) this.log.push(['d', i]);
+          return this.replacements.get(i) ?? 0;
         },
         a(i) {
           if (log) this.log.push(['a', i, token + 1]);
@@ -91,7 +94,10 @@ function withRuntime<T>(body: (modules: StandIn[]) => T, log = true): T {
       return m;
     },
   };
-  const done = () => delete (globalThis as any)[RUNTIME];
+  const done = () => {
+    delete (globalThis as any)[RUNTIME];
+    for (const cell of cells) delete (globalThis as any)[cell];
+  };
   try {
     const result = body(modules);
     if (result instanceof Promise) return result.finally(done) as T;
@@ -321,14 +327,7 @@ test('the instrumented module behaves exactly as the original with a runtime tha
   });
   const [m] = modules;
   assert.equal(m.id, './lib/x.js');
-  // Named parameters are forwarded as an array, `arguments` when the body needs it or params are not plain.
-  const calls = (name: string) => m.log.filter((e: any) => e[0] === 'r' && e[1] === siteIndex(m, name)).map((e: any) => e[2]);
-  assert.deepEqual(calls('plain')[0], [1, 2, 3]);
-  assert.deepEqual(calls('spread')[0], [1, 2, 3]);
-  assert.deepEqual(calls('defaults')[0], [1]);
-  assert.deepEqual(calls('destr')[0], [{ x: 1 }, [2]]);
-  assert.deepEqual(calls('usesArgs')[0], [1, 2]);
-  assert.deepEqual(calls('arrowArgs')[0], [7], '`arguments` in a nested arrow is the function\'s');
+  const calls = (name: string) => m.log.filter((e: any) => e[0] === 'd' && e[1] === siteIndex(m, name));
   // Every activation of a tracked function ends, also on throw and on an early return().
   const opened = m.log.filter((e: any) => e[0] === 'a').map((e: any) => `${e[1]}:${e[2]}`);
   const closed = m.log.filter((e: any) => e[0] === 'x').map((e: any) => `${e[1]}:${e[2]}`);
@@ -343,8 +342,12 @@ test('the instrumented module behaves exactly as the original with a runtime tha
 test('sloppy duplicate parameter names are forwarded as `arguments`', () => {
   const code = cjs('module.exports = function dup(a, a) { return a }');
   withRuntime((modules) => {
-    assert.equal(runCjs(code)(1, 2), 2);
-    assert.deepEqual(modules[0].log[0], ['r', 0, [1, 2]]);
+    const dup = runCjs(code);
+    assert.equal(dup(1, 2), 2);
+    modules[0].replacements.set(0, function (this: unknown) {
+      return [...arguments];
+    });
+    assert.deepEqual(dup(1, 2), [1, 2]);
   });
 });
 
@@ -354,6 +357,14 @@ test('redirects: the replacement runs with the caller\'s this and arguments, in 
     const exp = runCjs(code);
     const m = modules[0];
     const patch = (name: string, source: string) => m.replacements.set(siteIndex(m, name), m.evalHost(`(${source})`) as (...args: unknown[]) => unknown);
+    // Named parameters are forwarded as they are, `arguments` when the body needs it or params are not plain.
+    const forwarded = 'function () { return Array.from(arguments) }';
+    for (const name of ['spread', 'defaults', 'destr', 'usesArgs', 'arrowArgs']) patch(name, forwarded);
+    assert.deepEqual(exp.spread(1, 2, 3), [1, 2, 3]);
+    assert.deepEqual(exp.defaults(1), [1]);
+    assert.deepEqual(exp.destr({ x: 1 }, [2]), [{ x: 1 }, [2]]);
+    assert.deepEqual(exp.usesArgs(1, 2), [1, 2]);
+    assert.deepEqual(exp.arrowArgs(7), [7], '`arguments` in a nested arrow is the function\'s');
     // The eval host sees the module's private `let counter`.
     patch('plain', 'function (a, b) { counter += 100; return ["v2", typeof this, a, b, arguments.length] }');
     assert.deepEqual(exp.plain.call(7, 1, 2), ['v2', 'number', 1, 2, 2]);

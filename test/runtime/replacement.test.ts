@@ -37,7 +37,7 @@ test('every accepted form: kind, async, generator, free names, and the function 
     ['async x => helper(x)', 'arrow', true, false, ['helper']],
     ['total() { return this.n * RATE }', 'method', false, false, ['RATE']],
     ['async *items() { yield* helper(this) }', 'method', true, true, ['helper']],
-    ['[Symbol.iterator]() { return [][Symbol.iterator]() }', 'method', false, false, ['Symbol']],
+    ['iterate() { return [][Symbol.iterator]() }', 'method', false, false, ['Symbol']],
     ["'quoted key'(a, b) { return a + b }", 'method', false, false, []],
     ['get x() { return this._x * 2 }', 'getter', false, false, []],
     ['set x(v) { this._x = v }', 'setter', false, false, []],
@@ -83,6 +83,7 @@ test('refusals: syntax, not one function, super, #private, unresolved names', ()
   assert.match(refused('1 + 2', 'LP_ERR_PATCH_SYNTAX'), /not a BinaryExpression/);
   assert.match(refused('class { m() {} }', 'LP_ERR_PATCH_SYNTAX'), /not a ClassExpression/);
   assert.match(refused('a() {}, b() {}', 'LP_ERR_PATCH_SYNTAX'), /not 2 definitions/);
+  assert.match(refused('[Symbol.iterator]() {}', 'LP_ERR_PATCH_SYNTAX'), /computed key \[Symbol\.iterator\], which would run at enable/);
   assert.match(refused('function () {}, function () {}', 'LP_ERR_PATCH_SYNTAX'), /not 2 expressions/);
   assert.match(refused('m() { return super.m() }', 'LP_ERR_UNPATCHABLE'), /super.*Base\.prototype\.m\.call/);
   assert.match(refused('function () { return () => super.x }', 'LP_ERR_UNPATCHABLE'), /super/);

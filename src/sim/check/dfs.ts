@@ -137,8 +137,11 @@ export function dfs(w: World, opts: CheckOptions, visited: Visited): CheckResult
   const merging = w.mergeQuiet;
   // Quiet lead steps are merged only where the reduction would take them alone anyway.
   w.mergeQuiet = por;
+  const fallbacks = w.quietFallbacks;
   try {
-    return search(w, opts, visited, por);
+    const r = search(w, opts, visited, por);
+    r.quietFallbacks = w.quietFallbacks - fallbacks;
+    return r;
   } finally {
     w.mergeQuiet = merging;
   }

@@ -40,6 +40,10 @@ export const MODELS: Record<string, { description: string; shape: ModelShape }> 
     description: 'a transition forced at any point (unsafe by design: tasks it switched are exempt from I1/I5)',
     shape: { ...base, force: true },
   },
+  'seed-force-disable': {
+    description: 'the applied patch is disabled and the transition forced at any point (I8: the forced patch stays pinned)',
+    shape: { ...base, prepatched: true, disables: 1, force: true },
+  },
   'seed-sched': {
     description: 'tasks also sleep freezably, switching themselves in the scheduler hook (v6.16), with a reverse',
     shape: { ...base, freezableSleep: true, reverses: 1 },

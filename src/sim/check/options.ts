@@ -45,6 +45,8 @@ export interface CheckResult {
   elapsedMs: number;
   /** Bytes of the state table and the search stack / queue at their largest. */
   memoryBytes: number;
+  /** dfs: quiet lead steps the reduction took for quiet but were not, taken on their own instead (World.quietFallbacks). */
+  quietFallbacks?: number;
   /** dfs with more than one worker: the transitions each took (the first is this thread's). */
   workerTransitions?: number[];
 }

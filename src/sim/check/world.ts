@@ -23,6 +23,7 @@ import {
   St,
   step,
   transitionWorkProc,
+  TRANSITION_UNPATCHED,
   updatePatchStateProc,
   where,
   type Host,
@@ -81,6 +82,12 @@ export interface WorldConfig {
    * cond_resched() in a CPU-bound kthread, the caller the scheduler hook was written for.
    */
   cpuBound?: boolean;
+  /**
+   * klp_have_reliable_stack() (absent: true). Without reliable stacks only a task's own safe points (its
+   * flag, at the barrier or in the scheduler hook) and force switch it: the liveness check needs this to
+   * show what `wmb-reverse` is for.
+   */
+  reliableStack?: boolean;
   /**
    * Walks of the task list follow the list order, as in the kernel, instead of the canonical order
    * of walkPicks(). The symmetry key is exact only with the canonical order; this is for comparing
@@ -230,6 +237,11 @@ export class World implements Host {
   readonly walk: number[] = [];
   /** Tasks switched by force: their consistency is not guaranteed (force is unsafe by design). */
   forcedTasks = 0;
+  /**
+   * Set once a force went through while unpatching: tasks may still run the patch's code, so its module
+   * must stay pinned (klp_patch.forced set, the module reference never dropped) for good (I8).
+   */
+  pinned = false;
 
   // ---- per step ----
   /**
@@ -279,6 +291,10 @@ export class World implements Host {
    * of the step itself before it, that is the path a replay token names.
    */
   mergeLog: number[] | null = null;
+  /** Quiet lead steps that turned out not to be (mergeStep() fell back to the unmerged step), since construction. */
+  quietFallbacks = 0;
+  /** The state before a merged step, to fall back to. */
+  private readonly unmerged = new IntVec();
   /** Whether keyParts are this state's (made by a symmetric key since the last step or restore). */
   private keyFresh = false;
   /** Per process slot: the last proc object it held, for restore() to overwrite. */
@@ -463,7 +479,7 @@ export class World implements Host {
     return pc === IN_F || pc === SLEEP_IN_F || pc === IN_G_HANDLER ? [this.vf[task]] : [];
   }
   haveReliableStack(): boolean {
-    return true;
+    return this.config.reliableStack !== false;
   }
   tryReadLock(lock: HostLock): boolean {
     this.lockTouch(lock);
@@ -713,7 +729,7 @@ export class World implements Host {
   run(a: Action): boolean {
     this.movedTask = -1;
     if (!this.runStep(a)) return false;
-    if (this.mergeQuiet) for (let b = this.quietLead(); b && !this.violation; b = this.quietLead()) this.mergeStep(b);
+    if (this.mergeQuiet) for (let b = this.quietLead(); b && !this.violation; b = this.quietLead()) if (!this.mergeStep(b)) break;
     return true;
   }
 
@@ -722,16 +738,33 @@ export class World implements Host {
    * touched stays what the first one did; the key is then made as after a lead step, with the part of
    * the task that took the first one (if one did) made anew too.
    */
-  private mergeStep(b: Action): void {
+  private mergeStep(b: Action): boolean {
     const footprint = this.footprint;
     const local = this.lastLocal;
     const byTask = this.lastByTask;
+    // The prediction is checked once the step is taken; to fall back, the state before it is kept.
+    this.capture(this.unmerged);
+    const logged = this.mergeLog?.length ?? 0;
     this.mergeLog?.push(this.actions().indexOf(b));
-    if (!this.runStep(b) || this.footprint !== NONE) throw new Error(`check world: '${this.label(b)}' was taken as a quiet step but is not`);
+    const ran = this.runStep(b);
+    if (!ran || this.footprint !== NONE) {
+      // Not quiet here (the engine does more than quietLead() predicted, e.g. sends signals on every
+      // failed attempt): the step before stands alone, and the state it left is stored and expanded
+      // like any other, with b among its steps.
+      if (ran) this.trace?.pop();
+      if (this.mergeLog) this.mergeLog.length = logged;
+      this.restore(this.unmerged.buf);
+      this.quietFallbacks++;
+      this.footprint = footprint;
+      this.lastLocal = local;
+      this.lastByTask = byTask;
+      return false;
+    }
     this.footprint = footprint;
     if (local >= 0) this.movedTask = local;
     // After a fork the key is made anew whole.
     this.lastByTask = byTask && local < 0;
+    return true;
   }
 
   /**
@@ -795,6 +828,8 @@ export class World implements Host {
     this.footprint = (top ? TASK_VERBS.has(top.fn) : a.proc === WORKER) ? NONE : GLOBAL;
     this.readMask = 0;
     const lead = a.proc === ADMIN || a.proc === WORKER;
+    // A step of klp_force_transition() while unpatching: once it returns, the patch must stay pinned.
+    const unforcing = a.proc === ADMIN && this.inVerb(ADMIN, Fn.ForceTransition, Infinity) && this.mem.load(0, addr(Var.Target, 0)) === TRANSITION_UNPATCHED;
     const guards = lead ? this.guards() : 0;
     const engine = lead ? this.engineSeen() : 0;
     const ok = this.runAction(a);
@@ -802,6 +837,7 @@ export class World implements Host {
       this.trace?.pop();
       return false;
     }
+    if (unforcing && !this.inVerb(ADMIN, Fn.ForceTransition, Infinity)) this.pinned = true;
     // A step that switches an invariant on or off for every task is visible (the partial-order
     // reduction's visibility condition): a persistent set must not postpone other tasks' steps past it.
     if (lead && (this.guards() !== guards || this.engineSeen() !== engine)) this.footprint = GLOBAL;
@@ -1037,6 +1073,12 @@ export class World implements Host {
     throw new Error(`task${t}: no step at ${PC_NAMES[this.pc[t]]}`);
   }
 
+  /** Whether user task t is inside patched code (f, or g called from it): an activation liveness asks to end. */
+  inPatched(t: number): boolean {
+    const pc = this.pc[t];
+    return pc === IN_F_HANDLER || pc === IN_F || pc === IN_G_HANDLER || pc === SLEEP_IN_F;
+  }
+
   // ---- invariants ----
 
   /**
@@ -1102,6 +1144,14 @@ export class World implements Host {
       const w = k.warnings[this.warned];
       this.warned = k.warnings.length;
       this.violation = { invariant: w.includes('patch_state IDLE') ? 'I7' : w.startsWith('completeTransition') ? 'I6' : 'WARN', detail: `WARN_ON_ONCE: ${w}` };
+      return;
+    }
+    // I8: a forced patch's code may still run in some task: marked forced, its module never released.
+    if (this.pinned && (!this.patch.forced || !k.moduleHeld.has(this.patch.name))) {
+      this.violation = {
+        invariant: 'I8',
+        detail: `patch '${this.patch.name}' was forced while unpatching but ${this.patch.forced ? 'its module was released' : 'is not marked forced'}: tasks may still run its code`,
+      };
       return;
     }
     // Under weak memory no CPU's view is the state: check what the code itself observes (its WARNs,
@@ -1203,7 +1253,7 @@ export class World implements Host {
   private captureShared(out: IntVec): void {
     captureKlp(this.klp, this.patches, this.patchNames, MODULES, out);
     const online = this.online;
-    out.reserve(11 + online.length);
+    out.reserve(12 + online.length);
     const b = out.buf;
     let o = out.n;
     b[o++] = this.readers.tasklist;
@@ -1217,6 +1267,7 @@ export class World implements Host {
     b[o++] = this.moduleLeft;
     b[o++] = this.forkLeft;
     b[o++] = this.disablesLeft;
+    b[o++] = this.pinned ? 1 : 0;
     for (let c = 0; c < online.length; c++) b[o++] = online[c] ? 1 : 0;
     out.n = o;
   }
@@ -1419,6 +1470,7 @@ export class World implements Host {
     this.moduleLeft = data[o++];
     this.forkLeft = data[o++];
     this.disablesLeft = data[o++];
+    this.pinned = data[o++] === 1;
     for (let c = 0; c < this.online.length; c++) this.online[c] = data[o++] === 1;
     this.forcedTasks = data[o++];
     const n = data[o++];
