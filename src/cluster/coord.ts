@@ -58,6 +58,16 @@ export function newCoordState(drop: readonly CoordDrop[] = []): CoordState {
   return { ops: [], cpus: {}, gone: [], completed: 0, drop: [...drop] };
 }
 
+/**
+ * The op in transition that refuses `kind` of `name` now, or null when it may be issued: a second
+ * transition waits for the first, as klp_enable_patch() refuses one (-EBUSY); the patch in transition
+ * may be disabled (reversed) or forced.
+ */
+export function refusedBy(s: CoordState, kind: GroupOpKind, name: string): GroupOp | null {
+  const op = inTransition(s);
+  return op && (kind === 'enable' || op.name !== name) ? op : null;
+}
+
 /** Append an admin verb to the log; every online CPU must now apply it. */
 export function issue(s: CoordState, kind: GroupOpKind, name: string, patch?: unknown): GroupOp {
   const op: GroupOp = patch === undefined ? { seq: s.ops.length + 1, kind, name } : { seq: s.ops.length + 1, kind, name, patch };
@@ -154,6 +164,11 @@ export class CpuLog {
     if (this.applied < seq) this.applied = seq;
     for (const k of this.held.keys()) if (k <= this.applied) this.held.delete(k);
     return out.concat(this.take([]));
+  }
+
+  /** Ops received early, not yet due (a gap before them). */
+  heldOps(): GroupOp[] {
+    return [...this.held.values()].sort((a, b) => a.seq - b.seq);
   }
 
   /** Ops received; returns those now due, in order. */

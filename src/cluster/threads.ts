@@ -11,7 +11,7 @@ import { BroadcastChannel, isMainThread, receiveMessageOnPort, threadId, type Wo
 import { LpError } from '../engine/index.js';
 import type { Runtime } from '../runtime/livepatch.js';
 import type { PatchInfo, TransitionStatus } from '../runtime/types.js';
-import { inTransition, issue, newCoordState, offline, online, report, restoreOf, tryComplete, unswitched, type GroupOp, type GroupOpKind } from './coord.js';
+import { inTransition, issue, newCoordState, offline, online, refusedBy, report, restoreOf, tryComplete, unswitched, type GroupOp, type GroupOpKind } from './coord.js';
 import { applyOp, RuntimeCpu } from './cpu.js';
 import type { CpuReport, RuntimeGroup } from './types.js';
 import { groupList, groupStatus, type CpuEntry } from './view.js';
@@ -60,8 +60,8 @@ export class ThreadCoordinator implements RuntimeGroup {
   }
 
   admit(kind: GroupOpKind, name: string): void {
-    const op = inTransition(this.s);
-    if (this.applying || !op || (kind !== 'enable' && op.name === name)) return;
+    const op = refusedBy(this.s, kind, name);
+    if (this.applying || !op) return;
     throw new LpError(
       'LP_ERR_BUSY',
       `cannot ${kind} '${name}': patch '${op.name}' is in transition in ${this.holders()}; wait for it, reverse it or force it`,
