@@ -63,9 +63,9 @@ export function buildPatch(opts: BuildOptions): BuildResult {
       return existsSync(dir) && statSync(dir).isDirectory() ? ws.copy(dir, label) : ws.revision(appDir, spec, label);
     };
     const oldDir = side(opts.old ?? appDir, 'old');
-    const newDir = opts.diff ? ws.applied(oldDir, resolve(opts.cwd, opts.diff), 'new') : side(opts.new ?? appDir, 'new');
-    ws.build(oldDir, opts.build);
-    ws.build(newDir, opts.build);
+    const newDir = opts.diff ? ws.applied(oldDir, resolve(opts.cwd, opts.diff), 'new', opts.diff, opts.old ?? appDir) : side(opts.new ?? appDir, 'new');
+    ws.build(oldDir, opts.build, 'old');
+    ws.build(newDir, opts.build, 'new');
     const configFile = opts.config ? resolve(opts.cwd, opts.config) : undefined;
     const config = (root: string): LoaderConfig => loadConfig(configFile ? { LIVEPATCH_CONFIG: configFile } : {}, root);
     const oldConfig = config(oldDir);
@@ -101,8 +101,7 @@ function compareTrees(
     if (a.source === b.source) continue;
     const diff = compareModule({ file: a.file, source: a.source, format: a.format }, { file: b.file, source: b.source, format: b.format });
     for (const f of diff.findings) {
-      const old = f.message.endsWith('(old file)');
-      const mapped = (old ? oldMaps : newMaps).original(f, old ? a.source : b.source);
+      const mapped = (f.old ? oldMaps : newMaps).original(f, f.old ? a.source : b.source);
       result.findings.push({ ...f, ...mapped });
     }
     result.modules.push({ name, changed: [...diff.funcs.map((f) => f.oldName), ...diff.within], added: diff.added, removed: diff.removed });

@@ -25,6 +25,8 @@ export interface ModuleSource {
 export interface Finding {
   code: LpErrorCode | null;
   file: string;
+  /** The position is in the old file (something was removed). */
+  old: boolean;
   line: number;
   column: number;
   message: string;
@@ -83,8 +85,8 @@ class Findings {
 
   add(code: LpErrorCode | null, at: number, message: string, side: Side = this.side): void {
     const [[line, column]] = positions(side.src.source, [at]);
-    const where = side === this.side ? '' : ' (old file)';
-    this.list.push({ code, file: side.src.file, line, column, message: message + where });
+    const old = side !== this.side;
+    this.list.push({ code, file: side.src.file, old, line, column, message: old ? `${message} (old file)` : message });
   }
 }
 
@@ -94,6 +96,7 @@ export function compareModule(oldSrc: ModuleSource, newSrc: ModuleSource): Modul
     diff.findings.push({
       code: 'LP_ERR_BUILD_FORMAT',
       file: newSrc.file,
+      old: false,
       line: 1,
       column: 1,
       message: `the module format changed (${oldSrc.format} → ${newSrc.format}): a loaded module keeps its format; restart the service to change it`,
@@ -106,15 +109,16 @@ export function compareModule(oldSrc: ModuleSource, newSrc: ModuleSource): Modul
     next = read(newSrc);
   } catch (e) {
     if (!(e instanceof SourceSyntaxError)) throw e;
-    const file = (() => {
+    const old = (() => {
       try {
         parseModule(oldSrc.source, oldSrc.format);
-        return newSrc.file;
+        return false;
       } catch {
-        return `${oldSrc.file} (old file)`;
+        return true;
       }
     })();
-    diff.findings.push({ code: 'LP_ERR_BUILD_SYNTAX', file, line: e.line, column: e.column, message: `does not parse: ${e.message}` });
+    const file = old ? oldSrc.file : newSrc.file;
+    diff.findings.push({ code: 'LP_ERR_BUILD_SYNTAX', file, old, line: e.line, column: e.column, message: `does not parse: ${e.message}${old ? ' (old file)' : ''}` });
     return diff;
   }
   const found = new Findings(next);
@@ -404,7 +408,9 @@ function hunk(old: Side, next: Side, gone: Stmt[], come: Stmt[], found: Findings
     const added = nowNames.filter((x) => !oldNames.has(x));
     const removed = wasNames.filter((x) => !newNames.has(x));
     if (now && added.length) {
-      const fnNote = declOf(now).type === 'VariableDeclaration' ? ' (a new function ships with the patch only as a function declaration)' : '';
+      const d = declOf(now);
+      const holdsFunction = d.type === 'VariableDeclaration' && d.declarations.some((x) => x.init && isFunctionNode(x.init));
+      const fnNote = holdsFunction ? ' (a new function ships with the patch only as a function declaration)' : '';
       found.add('LP_ERR_BUILD_BINDING', now.start, `new top-level binding ${added.map((x) => `'${x}'`).join(', ')}: the running module has no such variable for the patch to use${fnNote}`);
     }
     if (removed.length) {

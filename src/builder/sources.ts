@@ -51,19 +51,24 @@ export class Workspace {
     return app;
   }
 
-  /** A copy of `dir` with the unified diff `patch` applied (paths relative to `dir`, `-p1`). */
-  applied(dir: string, patch: string, label: string): string {
-    const file = resolve(patch);
+  /**
+   * A copy of `dir` with the unified diff `file` applied (paths relative to the app root, `-p1`);
+   * `patch` and `old` name them in messages.
+   */
+  applied(dir: string, file: string, label: string, patch: string, old: string): string {
     if (!existsSync(file) || !statSync(file).isFile()) fail(`--diff: cannot read '${patch}'`);
     const to = this.copy(dir, label);
     const r = spawnSync('patch', ['-p1', '--batch', '--forward', '--silent', '-d', to, '-i', file], { encoding: 'utf8' });
-    if (r.status !== 0)
-      fail(`--diff ${patch} does not apply to ${dir}: ${firstLine(r.stdout || r.stderr)} (paths must be relative to the app root with a/ b/ prefixes, as 'git diff --relative' writes them)`);
+    if (r.status !== 0) {
+      const said = `${r.stdout}\n${r.stderr}`.split('\n').map((l) => l.trim());
+      const why = said.find((l) => /can't find file|FAILED|malformed|garbage|Reversed/i.test(l)) ?? said.filter(Boolean).at(-1) ?? '';
+      fail(`--diff ${patch} does not apply to ${old}: ${why} (paths must be relative to the app root with a/ b/ prefixes, as 'git diff --relative' writes them)`);
+    }
     return to;
   }
 
-  /** Run the tree's build (the project's tsc when it has a tsconfig.json, or `command`). */
-  build(dir: string, command: string | undefined): void {
+  /** Run the tree's build (the project's tsc when it has a tsconfig.json, or `command`); `side` names it. */
+  build(dir: string, command: string | undefined, side: string): void {
     const tsconfig = existsSync(join(dir, 'tsconfig.json'));
     if (command === undefined && !tsconfig) return;
     const cmd = command ?? `${JSON.stringify(tscOf(dir))} -p tsconfig.json`;
@@ -71,7 +76,7 @@ export class Workspace {
       execFileSync('/bin/sh', ['-c', cmd], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
     } catch (e) {
       const r = e as { stdout?: string; stderr?: string };
-      fail(`the build (${cmd}) failed in ${dir}: ${firstLine(r.stdout || r.stderr || String(e))}`);
+      fail(`the build (${cmd}) failed in the ${side} tree: ${firstLine(r.stdout || r.stderr || String(e))}`);
     }
   }
 }
@@ -81,7 +86,7 @@ function tscOf(dir: string): string {
   const local = join(dir, 'node_modules', '.bin', 'tsc');
   if (existsSync(local)) return local;
   if (spawnSync('tsc', ['--version']).status === 0) return 'tsc';
-  fail(`${dir} has a tsconfig.json but no TypeScript compiler (node_modules/.bin/tsc or tsc on PATH): install typescript, or give --build "<command>"`);
+  fail(`the tree has a tsconfig.json but no TypeScript compiler (node_modules/.bin/tsc or tsc on PATH): install typescript, or give --build "<command>"`);
 }
 
 function linkModules(from: string, to: string): void {

@@ -135,7 +135,7 @@ export class Runtime implements Dispatch, HostRuntime {
     if (readers) readers.push(rec);
     else {
       this.cellReaders.set(cell, [rec]);
-      this.cells.set(cell, undefined);
+      if (!this.cells.set(cell, undefined)) this.log('warn', `livepatch: warning: module '${name}': the global object refuses its hook cell ${cell}: its patches will not take effect`);
     }
     try {
       this.moduleComing(rec);

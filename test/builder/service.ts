@@ -57,7 +57,7 @@ export class Scratch {
     let err = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
     const port = await readyPort(child, () => `the service (${err})`);
-    return { pid: child.pid!, get: (path) => get(port, path), stderr: () => err };
+    return { pid: child.pid!, get: (path) => send(port, 'GET', path), request: (method, path, headers) => send(port, method, path, headers), stderr: () => err };
   }
 
   /** The livepatch CLI in its own process. */
@@ -91,18 +91,20 @@ export interface Ran {
 export interface Service {
   pid: number;
   get(path: string): Promise<string>;
+  request(method: string, path: string, headers?: Record<string, string>): Promise<string>;
   stderr(): string;
 }
 
-function get(port: number, path: string): Promise<string> {
+function send(port: number, method: string, path: string, headers: Record<string, string> = {}): Promise<string> {
   return new Promise((ok, fail) => {
     http
-      .get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      .request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
         let body = '';
         res.setEncoding('utf8').on('data', (d: string) => (body += d));
         res.on('end', () => ok(body));
       })
-      .on('error', fail);
+      .on('error', fail)
+      .end();
   });
 }
 

@@ -29,7 +29,10 @@ export interface LiveWorld<A> {
   violated(): string | null;
   /** The states liveness asks to leave: a transition under way. */
   inTransition(): boolean;
-  /** The fairness class of a step (a process, an event source), or -1 for a step no fairness demands (the admin's choices). */
+  /**
+   * The fairness class of a step (a process, an event source), or -1 for a step no fairness demands (the
+   * admin's choices), asked in the state the step leaves.
+   */
   fairness(a: A): number;
   /**
    * The fairness classes whose event is pending here, when that is not "has a step now": an event
@@ -37,6 +40,8 @@ export interface LiveWorld<A> {
    * stays pending across it. Absent: the classes of the steps that are not blocked.
    */
   pendingClasses?(): number[];
+  /** Whether class c is strongly fair (taken if enabled infinitely often), not only weakly (taken if enabled continuously). */
+  strong?(c: number): boolean;
   /** The state predicates fairness demands infinitely often (bit i: predicate i holds here). */
   justice(): number;
   /** All predicate bits. */
@@ -110,10 +115,11 @@ export function checkLiveness<A>(w: LiveWorld<A>, maxStates: number): LivenessRe
     const cls = new Set<number>();
     for (let index = 0; index < acts.length; index++) {
       w.restore(states[id]);
+      // (Its class is the state's before the step: a verb the step ends was under way.)
+      const c = w.fairness(acts[index]);
       if (!w.step(acts[index])) continue;
       const bad = w.violated();
       if (bad) throw new Error(`liveness: a safety violation first (${bad}); check safety before liveness`);
-      const c = w.fairness(acts[index]);
       if (c >= 0) cls.add(c);
       const [to, fresh] = idOf();
       if (fresh) {
@@ -129,136 +135,162 @@ export function checkLiveness<A>(w: LiveWorld<A>, maxStates: number): LivenessRe
       enabled.push(w.pendingClasses());
     } else enabled.push([...cls]);
   }
-  // Tarjan over the states inside a transition.
   const n = states.length;
-  const index = new Int32Array(n).fill(-1);
-  const low = new Int32Array(n);
-  const onStack = new Uint8Array(n);
-  const comp = new Int32Array(n).fill(-1);
-  const stack: number[] = [];
-  let counter = 0;
-  let ncomp = 0;
+  const g: Graph = { edges, enabled, just, strong: (c) => w.strong?.(c) ?? false, mask: w.justiceMask };
   let lasso: Lasso | null = null;
   let components = 0;
-  for (let root = 0; root < n && !lasso; root++) {
-    if (!trans[root] || index[root] >= 0) continue;
-    const work: Array<[number, number]> = [[root, 0]];
-    index[root] = low[root] = counter++;
-    stack.push(root);
-    onStack[root] = 1;
-    while (work.length > 0 && !lasso) {
-      const top = work[work.length - 1];
-      const [v, e] = top;
-      if (e < edges[v].length) {
-        top[1]++;
-        const u = edges[v][e].to;
-        if (!trans[u]) continue;
-        if (index[u] < 0) {
-          index[u] = low[u] = counter++;
-          stack.push(u);
-          onStack[u] = 1;
-          work.push([u, 0]);
-        } else if (onStack[u]) low[v] = Math.min(low[v], index[u]);
-        continue;
-      }
-      work.pop();
-      if (work.length > 0) {
-        const p = work[work.length - 1][0];
-        low[p] = Math.min(low[p], low[v]);
-      }
-      if (low[v] !== index[v]) continue;
-      const members: number[] = [];
-      for (;;) {
-        const x = stack.pop()!;
-        onStack[x] = 0;
-        comp[x] = ncomp;
-        members.push(x);
-        if (x === v) break;
-      }
-      const c = ncomp++;
-      // A state with no step left stutters forever (the event loop idles: nothing is queued): a fair
-      // loop, since no class has a step enabled and (the World says) every predicate holds there.
-      if (edges[v].length === 0) {
-        components++;
-        lasso = idleLasso(w, v, parent, via, states[0]);
-        continue;
-      }
-      const cyclic = members.length > 1 || edges[v].some((ed) => ed.to === v);
-      if (!cyclic) continue;
-      components++;
-      lasso = fairLasso(w, members, c, comp, edges, enabled, just, parent, via, states[0]);
+  const inside: number[] = [];
+  for (let x = 0; x < n; x++) if (trans[x]) inside.push(x);
+  // A state with no step left stutters forever (the event loop idles: nothing is queued): a fair
+  // loop, since no class has a step enabled there.
+  const idle = inside.find((x) => edges[x].length === 0);
+  if (idle !== undefined) {
+    components++;
+    lasso = idleLasso(w, idle, parent, via, states[0]);
+  }
+  for (const scc of lasso ? [] : sccs(inside, edges)) {
+    components++;
+    const fair = fairPart(g, scc);
+    if (fair) {
+      lasso = lassoThrough(w, g, fair, parent, via, states[0]);
+      break;
     }
   }
   return { states: n, edges: edgeCount, components, lasso, elapsedMs: Math.round(performance.now() - t0) };
 }
 
-/** The component's fair lasso if it has one: for every class and predicate fairness asks for, a witness. */
-function fairLasso<A>(
-  w: LiveWorld<A>,
-  members: number[],
-  c: number,
-  comp: Int32Array,
-  edges: Edge[][],
-  enabled: number[][],
-  just: number[],
-  parent: number[],
-  via: number[],
-  start: Int32Array,
-): Lasso | null {
-  const inside = (x: number) => comp[x] === c;
-  const classes = new Set<number>();
-  for (const x of members) for (const k of enabled[x]) classes.add(k);
-  // Witness of a class: a member where it is disabled, or an edge inside taking it.
-  const witness: Array<{ at: number; edge: Edge | null }> = [];
-  for (const k of classes) {
-    let found: { at: number; edge: Edge | null } | null = null;
-    for (const x of members) {
-      if (!enabled[x].includes(k)) {
-        found = { at: x, edge: null };
-        break;
+interface Graph {
+  edges: Edge[][];
+  enabled: number[][];
+  just: number[];
+  strong: (c: number) => boolean;
+  mask: number;
+}
+
+/** The strongly connected components with a cycle among `nodes` (Tarjan, iterative). */
+function sccs(nodes: number[], edges: Edge[][]): number[][] {
+  const allowed = new Set(nodes);
+  const index = new Map<number, number>();
+  const low = new Map<number, number>();
+  const onStack = new Set<number>();
+  const stack: number[] = [];
+  const out: number[][] = [];
+  let counter = 0;
+  for (const root of nodes) {
+    if (index.has(root)) continue;
+    const work: Array<[number, number]> = [[root, 0]];
+    index.set(root, counter);
+    low.set(root, counter++);
+    stack.push(root);
+    onStack.add(root);
+    while (work.length > 0) {
+      const top = work[work.length - 1];
+      const [v, e] = top;
+      if (e < edges[v].length) {
+        top[1]++;
+        const u = edges[v][e].to;
+        if (!allowed.has(u)) continue;
+        if (!index.has(u)) {
+          index.set(u, counter);
+          low.set(u, counter++);
+          stack.push(u);
+          onStack.add(u);
+          work.push([u, 0]);
+        } else if (onStack.has(u)) low.set(v, Math.min(low.get(v)!, index.get(u)!));
+        continue;
       }
-      const ed = edges[x].find((e) => e.cls === k && inside(e.to));
+      work.pop();
+      if (work.length > 0) {
+        const p = work[work.length - 1][0];
+        low.set(p, Math.min(low.get(p)!, low.get(v)!));
+      }
+      if (low.get(v) !== index.get(v)) continue;
+      const members: number[] = [];
+      for (;;) {
+        const x = stack.pop()!;
+        onStack.delete(x);
+        members.push(x);
+        if (x === v) break;
+      }
+      if (members.length > 1 || edges[v].some((ed) => ed.to === v)) out.push(members);
+    }
+  }
+  return out;
+}
+
+/**
+ * A fair part of a component: weak fairness needs every class enabled throughout it to be taken in
+ * it, strong fairness (the classes World.strong() names) every class enabled anywhere in it. A class
+ * enabled somewhere but never taken rules out, for strong fairness, the states where it is enabled:
+ * the rest splits into smaller components, searched the same way (Emerson and Lei's refinement).
+ */
+function fairPart(g: Graph, members: number[]): number[] | null {
+  const set = new Set(members);
+  const taken = new Set<number>();
+  for (const x of members) for (const ed of g.edges[x]) if (set.has(ed.to) && ed.cls >= 0) taken.add(ed.cls);
+  const classes = new Set<number>();
+  for (const x of members) for (const c of g.enabled[x]) classes.add(c);
+  const unfairStrong: number[] = [];
+  for (const c of classes) {
+    if (taken.has(c)) continue;
+    if (g.strong(c)) unfairStrong.push(c);
+    else if (members.every((x) => g.enabled[x].includes(c))) return null;
+  }
+  let justice = 0;
+  for (const x of members) justice |= g.just[x];
+  if ((justice & g.mask) !== g.mask) return null;
+  if (unfairStrong.length === 0) return members;
+  const rest = members.filter((x) => !unfairStrong.some((c) => g.enabled[x].includes(c)));
+  for (const scc of sccs(rest, g.edges)) {
+    const fair = fairPart(g, scc);
+    if (fair) return fair;
+  }
+  return null;
+}
+
+/** The lasso through a fair component: the path to it, then a loop through a witness of every class and predicate. */
+function lassoThrough<A>(w: LiveWorld<A>, g: Graph, members: number[], parent: number[], via: number[], start: Int32Array): Lasso {
+  const set = new Set(members);
+  const inside = (x: number) => set.has(x);
+  const witness: Array<{ at: number; edge: Edge | null }> = [];
+  const classes = new Set<number>();
+  for (const x of members) for (const k of g.enabled[x]) classes.add(k);
+  for (const k of classes) {
+    const at = members.find((x) => !g.enabled[x].includes(k));
+    if (at !== undefined && !g.strong(k)) {
+      witness.push({ at, edge: null });
+      continue;
+    }
+    for (const x of members) {
+      const ed = g.edges[x].find((e) => e.cls === k && inside(e.to));
       if (ed) {
-        found = { at: x, edge: ed };
+        witness.push({ at: x, edge: ed });
         break;
       }
     }
-    if (!found) return null;
-    witness.push(found);
   }
-  for (let bit = 0; (1 << bit) <= w.justiceMask; bit++) {
-    if (!(w.justiceMask & (1 << bit))) continue;
-    const at = members.find((x) => just[x] & (1 << bit));
-    if (at === undefined) return null;
-    witness.push({ at, edge: null });
+  for (let bit = 0; 1 << bit <= g.mask; bit++) {
+    if (!(g.mask & (1 << bit))) continue;
+    witness.push({ at: members.find((x) => g.just[x] & (1 << bit))!, edge: null });
   }
   // The loop: from the component's first-reached state through every witness and back.
   const entry = members.reduce((a, b) => (depth(parent, a) <= depth(parent, b) ? a : b));
   const loopIdx: number[] = [];
-  const loopFrom: number[] = [];
   let here = entry;
   const walk = (to: number) => {
-    for (const [from, ed] of pathInside(here, to, edges, inside)) {
-      loopIdx.push(ed.index);
-      loopFrom.push(from);
-    }
+    for (const ed of pathInside(here, to, g.edges, inside)) loopIdx.push(ed.index);
     here = to;
   };
   for (const wi of witness) {
     walk(wi.at);
     if (wi.edge) {
       loopIdx.push(wi.edge.index);
-      loopFrom.push(here);
       here = wi.edge.to;
     }
   }
   walk(entry);
-  if (loopIdx.length === 0) {
-    // A self-loop (the entry's own step back to itself) is the whole loop.
-    const self = edges[entry].find((e) => e.to === entry)!;
-    loopIdx.push(self.index);
-    loopFrom.push(entry);
-  }
+  // A self-loop (the entry's own step back to itself) is the whole loop.
+  if (loopIdx.length === 0) loopIdx.push(g.edges[entry].find((e) => e.to === entry)!.index);
   const stemStates: number[] = [];
   for (let x = entry; parent[x] >= 0; x = parent[x]) stemStates.unshift(x);
   const choices = stemStates.map((x) => via[x]);
@@ -278,20 +310,18 @@ function depth(parent: number[], x: number): number {
   return d;
 }
 
-/** The shortest path inside the component from `a` to `b`, as (state, edge) pairs. */
-function pathInside(a: number, b: number, edges: Edge[][], inside: (x: number) => boolean): Array<[number, Edge]> {
+/** The shortest path inside the component from `a` to `b`, as its edges. */
+function pathInside(a: number, b: number, edges: Edge[][], inside: (x: number) => boolean): Edge[] {
   if (a === b) return [];
-  const prev = new Map<number, [number, Edge]>();
+  const prev = new Map<number, [number, Edge | null]>([[a, [-1, null]]]);
   const queue = [a];
-  prev.set(a, [-1, null as unknown as Edge]);
   for (let q = 0; q < queue.length; q++) {
-    const x = queue[q];
-    for (const ed of edges[x]) {
+    for (const ed of edges[queue[q]]) {
       if (!inside(ed.to) || prev.has(ed.to)) continue;
-      prev.set(ed.to, [x, ed]);
+      prev.set(ed.to, [queue[q], ed]);
       if (ed.to === b) {
-        const out: Array<[number, Edge]> = [];
-        for (let y = b; y !== a; y = prev.get(y)![0]) out.unshift([prev.get(y)![0], prev.get(y)![1]]);
+        const out: Edge[] = [];
+        for (let y = b; y !== a; y = prev.get(y)![0]) out.unshift(prev.get(y)![1]!);
         return out;
       }
       queue.push(ed.to);

@@ -82,6 +82,14 @@ export interface WorldConfig {
    * cond_resched() in a CPU-bound kthread, the caller the scheduler hook was written for.
    */
   cpuBound?: boolean;
+  /** The patch is the seed's `immediate` kind (variant v3 only: no per-task transition). */
+  immediate?: boolean;
+  /**
+   * klp_have_reliable_stack() (absent: true). Without reliable stacks only a task's own safe points (its
+   * flag, at the barrier or in the scheduler hook) and force switch it: the liveness check needs this to
+   * show what `wmb-reverse` is for.
+   */
+  reliableStack?: boolean;
   /**
    * Walks of the task list follow the list order, as in the kernel, instead of the canonical order
    * of walkPicks(). The symmetry key is exact only with the canonical order; this is for comparing
@@ -315,7 +323,7 @@ export class World implements Host {
       },
       ...(config.moduleLoad ? [{ name: 'mod', funcs: [{ oldName: 'm', newFunc: this.code.newM }] }] : []),
     ];
-    this.patch = buildPatch(this.klp, { name: 'p', objs });
+    this.patch = buildPatch(this.klp, { name: 'p', objs, immediate: config.immediate });
     this.patches = [this.patch];
     this.patchNames = this.patches.map((p) => p.name);
     this.opsF = this.klp.opsFor(this.code.f);
@@ -473,7 +481,7 @@ export class World implements Host {
     return pc === IN_F || pc === SLEEP_IN_F || pc === IN_G_HANDLER ? [this.vf[task]] : [];
   }
   haveReliableStack(): boolean {
-    return true;
+    return this.config.reliableStack !== false;
   }
   tryReadLock(lock: HostLock): boolean {
     this.lockTouch(lock);
@@ -1067,6 +1075,12 @@ export class World implements Host {
     throw new Error(`task${t}: no step at ${PC_NAMES[this.pc[t]]}`);
   }
 
+  /** Whether user task t is inside patched code (f, or g called from it): an activation liveness asks to end. */
+  inPatched(t: number): boolean {
+    const pc = this.pc[t];
+    return pc === IN_F_HANDLER || pc === IN_F || pc === IN_G_HANDLER || pc === SLEEP_IN_F;
+  }
+
   // ---- invariants ----
 
   /**
@@ -1190,7 +1204,8 @@ export class World implements Host {
     // I6: completion only with every task and every possible CPU's idle task at the target. Entering
     // completeTransition() merges into its first steps, so check for as long as it has not yet reset
     // the tasks (its pc 7 loop onwards).
-    for (let i = ADMIN; i <= WORKER; i++) {
+    // (An immediate patch, v3, completes with every task IDLE: it has no per-task transition.)
+    for (let i = ADMIN; i <= WORKER && !this.patch.immediate; i++) {
       if (!this.inVerb(i, Fn.CompleteTransition, 7)) continue;
       for (let j = 0; j < checked; j++) {
         const t = only >= 0 ? only : this.checkedTask(j);
