@@ -36,7 +36,7 @@ import { checkCompatible, checkPatchable, checkSource, compiledFromFunction, com
 import { NodeHost, type HostRuntime } from './host.js';
 import { startControl } from './control.js';
 import { installHttpTasks } from './http.js';
-import { excerpt, LOG_REPLY_BUDGET, MAX_LOG_LINE } from './limits.js';
+import { cut, LOG_REPLY_BUDGET, MAX_LOG_LINE } from './limits.js';
 import { parsePatchFile, type PatchFile, type PatchObjectFile } from './patchfile.js';
 import { ASK, HookCells, ORIGINAL } from './cells.js';
 import { CountingMemory } from './pending.js';
@@ -665,7 +665,7 @@ export class Runtime implements Dispatch, HostRuntime {
 
   log(level: LogLevel, text: string): void {
     // Lines echo names from patch files and requests: each is cut to a bounded size before it is kept.
-    const line = excerpt(text, MAX_LOG_LINE);
+    const line = cut(text, MAX_LOG_LINE);
     this.logLines.push(line);
     this.logCount++;
     if (this.logLines.length > LOG_KEEP) this.logLines.shift();
