@@ -205,8 +205,9 @@ function replyLine(id: unknown, op: string, result: unknown): string {
   return errorLine(id, new LpError('LP_ERR_BAD_MESSAGE', `the reply to '${op}' would be longer than ${MAX_REPLY} bytes; ask for less (e.g. status --limit)`));
 }
 
+/** A refusal's line; its message is cut to 2000 units, whatever input it echoes. */
 function errorLine(id: unknown, e: LpError): string {
-  return JSON.stringify({ id, ok: false, error: { code: e.code, message: e.message } });
+  return JSON.stringify({ id, ok: false, error: { code: e.code, message: excerpt(e.message, 2000) } });
 }
 
 /** One request line → its response line (or a promise of it). Never throws, never rejects. */
@@ -267,8 +268,16 @@ function serve(rt: Runtime, conn: Socket): void {
         });
       }
     }
-    if (waiting.length === 0 && !busy) conn.resume();
+    if (waiting.length > 0 || busy) return;
+    // The client said all it had to say (half-close): it has every answer now.
+    if (ended) conn.end();
+    else conn.resume();
   };
+  let ended = false;
+  conn.on('end', () => {
+    ended = true;
+    pump();
+  });
   conn.on(
     'data',
     lineReader(
@@ -307,7 +316,8 @@ export function startControl(rt: Runtime): { path: string; close(): Promise<void
   }
 
   const conns = new Set<Socket>();
-  const server = createServer((conn) => {
+  // Half-open: a client may end its side after its last request and still read the answers (serve()).
+  const server = createServer({ allowHalfOpen: true }, (conn) => {
     // Nor does a connected client (a `livepatch log --follow` left running) keep the process alive.
     conn.unref();
     conns.add(conn);

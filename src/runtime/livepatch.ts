@@ -38,7 +38,7 @@ import { startControl } from './control.js';
 import { startThreads } from '../cluster/threads.js';
 import type { RuntimeGroup } from '../cluster/types.js';
 import { installHttpTasks } from './http.js';
-import { excerpt, LOG_REPLY_BUDGET, MAX_LOG_LINE } from './limits.js';
+import { cut, LOG_REPLY_BUDGET, MAX_LOG_LINE } from './limits.js';
 import { parsePatchFile, type PatchFile, type PatchObjectFile } from './patchfile.js';
 import { ASK, HookCells, ORIGINAL } from './cells.js';
 import { CountingMemory } from './pending.js';
@@ -143,7 +143,7 @@ export class Runtime implements Dispatch, HostRuntime {
     if (readers) readers.push(rec);
     else {
       this.cellReaders.set(cell, [rec]);
-      this.cells.set(cell, undefined);
+      if (!this.cells.set(cell, undefined)) this.log('warn', `livepatch: warning: module '${name}': the global object refuses its hook cell ${cell}: its patches will not take effect`);
     }
     try {
       this.moduleComing(rec);
@@ -688,7 +688,7 @@ export class Runtime implements Dispatch, HostRuntime {
 
   log(level: LogLevel, text: string): void {
     // Lines echo names from patch files and requests: each is cut to a bounded size before it is kept.
-    const line = excerpt(text, MAX_LOG_LINE);
+    const line = cut(text, MAX_LOG_LINE);
     this.logLines.push(line);
     this.logCount++;
     if (this.logLines.length > LOG_KEEP) this.logLines.shift();
