@@ -7,12 +7,14 @@
 //   CPU → coordinator: { t: 'hello', id, have }, { t: 'report', id, ...CpuReport }
 //   coordinator → CPUs: { t: 'op', op } (to all), { t: 'replay', to, seq, ops } (to the one coming online)
 
+import cluster from 'node:cluster';
 import { BroadcastChannel, isMainThread, receiveMessageOnPort, threadId, type Worker } from 'node:worker_threads';
 import { LpError } from '../engine/index.js';
 import type { Runtime } from '../runtime/livepatch.js';
 import type { PatchInfo, TransitionStatus } from '../runtime/types.js';
 import { inTransition, issue, newCoordState, offline, online, refusedBy, report, restoreOf, tryComplete, unswitched, type GroupOp, type GroupOpKind } from './coord.js';
 import { applyOp, RuntimeCpu } from './cpu.js';
+import { coordinateWorkers, workerComesUp } from './processes.js';
 import type { CpuReport, RuntimeGroup } from './types.js';
 import { groupList, groupStatus, type CpuEntry } from './view.js';
 
@@ -35,6 +37,10 @@ type Message =
 export class ThreadCoordinator implements RuntimeGroup {
   readonly s = newCoordState();
   private readonly reports = new Map<string, CpuReport>();
+  /** CPUs that are not threads (processes.ts: cluster workers) by id: their labels. */
+  private readonly labels = new Map<string, string>();
+  /** Called with each op logged, before the threads hear of it (processes.ts writes the log file). */
+  readonly links: Array<(op: GroupOp) => void> = [];
   private readonly channel = new BroadcastChannel(CHANNEL);
   private issuedAt = 0;
   /** A verb of the main thread's own part of an op (runLocal): not an op of its own. */
@@ -50,9 +56,7 @@ export class ThreadCoordinator implements RuntimeGroup {
       const id = String(w.threadId);
       w.once('exit', () => {
         this.rt.log('debug', `livepatch: thread ${id} offline`);
-        offline(this.s, id);
-        this.reports.delete(id);
-        this.settle();
+        this.leave(id);
       });
     });
     rt.verbWatchers.push(() => this.mainReport());
@@ -95,6 +99,7 @@ export class ThreadCoordinator implements RuntimeGroup {
       return;
     }
     this.issuedAt = performance.now();
+    for (const link of this.links) link(op);
     this.channel.postMessage({ t: 'op', op } satisfies Message);
     this.mainReport();
   }
@@ -112,11 +117,36 @@ export class ThreadCoordinator implements RuntimeGroup {
   }
 
   private entries(): CpuEntry[] {
-    return Object.keys(this.s.cpus).map((id) => ({ id, label: id === MAIN ? MAIN : `thread ${id}`, report: this.reports.get(id) }));
+    return Object.keys(this.s.cpus).map((id) => ({ id, label: this.label(id), report: this.reports.get(id) }));
+  }
+
+  private label(id: string): string {
+    return id === MAIN ? MAIN : (this.labels.get(id) ?? `thread ${id}`);
   }
 
   private holders(): string {
-    return unswitched(this.s).map((id) => (id === MAIN ? MAIN : `thread ${id}`)).join(', ');
+    return unswitched(this.s).map((id) => this.label(id)).join(', ');
+  }
+
+  /** A CPU of another kind (a cluster worker) comes online: it must apply the log from `have` on. */
+  join(id: string, label: string, have: number): void {
+    this.labels.set(id, label);
+    online(this.s, id, have);
+    this.settle();
+  }
+
+  reportFrom(id: string, r: CpuReport): void {
+    if (!(id in this.s.cpus)) return;
+    this.reports.set(id, r);
+    report(this.s, id, r.applied, r.transition);
+    this.settle();
+  }
+
+  leave(id: string): void {
+    offline(this.s, id);
+    this.reports.delete(id);
+    this.labels.delete(id);
+    this.settle();
   }
 
   private mainReport(): void {
@@ -133,10 +163,9 @@ export class ThreadCoordinator implements RuntimeGroup {
       this.rt.log('debug', `livepatch: thread ${m.id} ${replay ? `online at op ${replay.seq}` : 'said hello after it exited'}`);
       if (replay) this.channel.postMessage({ t: 'replay', to: m.id, ...replay } satisfies Message);
     } else if (m.t === 'report') {
-      if (!(m.id in this.s.cpus)) return;
       const { t: _t, id, ...r } = m;
-      this.reports.set(id, r);
-      report(this.s, id, r.applied, r.transition);
+      this.reportFrom(id, r);
+      return;
     }
     this.settle();
   }
@@ -146,7 +175,7 @@ export class ThreadCoordinator implements RuntimeGroup {
     // A main thread alone logs nothing more than its own transition did.
     if (tryComplete(this.s) && was !== this.s.completed && Object.keys(this.s.cpus).length > 1) {
       const op = this.s.ops[this.s.ops.length - 1];
-      this.rt.log('notice', `livepatch: '${op.name}': ${op.kind} complete in all ${Object.keys(this.s.cpus).length} threads`);
+      this.rt.log('notice', `livepatch: '${op.name}': ${op.kind} complete in all ${Object.keys(this.s.cpus).length} CPUs`);
     }
   }
 }
@@ -207,7 +236,12 @@ export function threadCpu(rt: Runtime): void {
 
 /** The thread's part: the main thread coordinates (when asked to), a worker thread comes online. */
 export function startThreads(rt: Runtime): RuntimeGroup | null {
-  if (isMainThread) return new ThreadCoordinator(rt);
+  if (isMainThread) {
+    workerComesUp(rt);
+    const co = new ThreadCoordinator(rt);
+    if (cluster.isPrimary) coordinateWorkers(rt, co);
+    return co;
+  }
   if (process.env[ENV] === String(process.pid)) threadCpu(rt);
   return null;
 }

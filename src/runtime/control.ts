@@ -13,6 +13,7 @@ import { acceptPatch, appRoot } from '../delivery/startup.js';
 import { requestsSince } from '../delivery/requests.js';
 import { excerpt, MAX_CONNECTIONS, MAX_LINE, MAX_REPLY, own, parseJson } from './limits.js';
 import type { Runtime } from './livepatch.js';
+import { groupOp } from '../cluster/processes.js';
 import { onTermination } from './signals.js';
 
 export { MAX_LINE, MAX_REPLY };
@@ -151,6 +152,8 @@ const OPS: Record<string, Op> = {
   modules: { args: {}, run: (rt) => rt.modulesInfo() },
   functions: { args: { module: 'string' }, run: (rt, a) => rt.functions(a.module as string) },
   log: { args: { since: 'count?' }, run: (rt, a) => rt.logSince(a.since as number | undefined) },
+  // A cluster worker's part of its primary's transition (src/cluster/processes.ts).
+  group: { args: { ops: 'object' }, run: (_rt, a) => groupOp(a.ops) },
 };
 
 function badMessage(msg: string): never {
