@@ -91,6 +91,11 @@ export function workerComesUp(rt: Runtime): void {
   workerCpu.replayed(ops.length, ops);
 }
 
+/** The pid of this worker's livepatch primary, or null (`ps` shows the worker beneath it). */
+export function clusterPrimary(): number | null {
+  return workerCpu ? process.ppid : null;
+}
+
 /** The control socket's `group` op: ops from the primary (each applied once), then the report. */
 export function groupOp(ops: unknown): CpuReport {
   if (!workerCpu) throw new LpError('LP_ERR_BAD_MESSAGE', `'group': process ${process.pid} is not a cluster worker of a livepatch primary`);

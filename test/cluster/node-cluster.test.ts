@@ -81,4 +81,12 @@ test('node:cluster, 2 workers: one livepatch apply reaches every worker; a worke
 
   const s = await cli(['status', '--pid', String(shop.pid)]);
   assert.equal(s.code, 0, s.out);
+
+  // ps: the cluster is one entry, its workers beneath the primary.
+  const ps = (await cli(['ps'])).out.split('\n');
+  const at = ps.findIndex((l) => l.startsWith(`${shop.pid} `));
+  assert.ok(at > 0, ps.join('\n'));
+  const pids = new Set(ws.map((w) => /pid (\d+)/.exec(w.cpu)![1]));
+  const beneath = ps.slice(at + 1, at + 3).map((l) => /^ {2}└ (\d+)/.exec(l)?.[1]);
+  assert.deepEqual(new Set(beneath), pids, ps.join('\n'));
 });
