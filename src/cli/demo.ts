@@ -61,7 +61,12 @@ export async function startShop(opts: { node?: string; log?: string; entry?: str
     cleanup();
     throw e;
   });
-  const ctl = await ControlClient.connect(child.pid!);
+  return attachShop(child.pid!, port, cleanup);
+}
+
+/** A running copy of the example (its process `pid` serving `port`, however started) as a Shop. */
+export async function attachShop(pid: number, port: number, cleanup: () => void): Promise<Shop> {
+  const ctl = await ControlClient.connect(pid);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const get = (path: string): Promise<{ status: number; body: string }> =>
     new Promise((ok, fail) => {
@@ -82,7 +87,7 @@ export async function startShop(opts: { node?: string; log?: string; entry?: str
     }
   };
   return {
-    pid: child.pid!,
+    pid,
     port,
     ctl,
     get,
