@@ -16,7 +16,8 @@ export function applyOp(rt: Runtime, op: GroupOp): void {
   if (op.kind === 'force') {
     if (here) rt.force(op.name);
   } else if (op.kind === 'enable') rt.enable(op.patch);
-  else if (!op.restore || here) rt.disable(op.name);
+  // A replace of nothing comes back to nothing: its reverse is the unpatch.
+  else if (!op.restore || here || op.restore.length === 0) rt.disable(op.name);
   else if (op.restore.length === 1) {
     // The reverse of a replace completed here: the replaced patch comes back as a replace of this one,
     // so that each task goes from the new code straight back to the old, never to what lies below.

@@ -1,4 +1,4 @@
-// Issue 14, acceptance 2 (thread pool): worker threads started and terminated at seeded random points
+// Issue 14, acceptance 2 (thread pool and node:cluster): workers started and terminated at seeded random points
 // during at least 50 transitions (patch, atomic replace, reverse in the middle, unpatch) while every
 // worker runs jobs: never a worker left on a wrong version once the process level completes (workers
 // started mid-transition included: the replay), never a stall by an exited worker, no job on two
@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { verPatch, writePool } from './pool.js';
 
 const REGISTER = fileURLToPath(new URL('../../src/runtime/register.js', import.meta.url));
 const PACKAGE = fileURLToPath(new URL('../../src/runtime/index.js', import.meta.url));
 
-test('thread pool: workers come and go at seeded random points of 50+ transitions', (t) => {
+function poolRun(t: TestContext, kind: 'threads' | 'cluster'): void {
   const seed = process.env.LIVEPATCH_TEST_SEED ? Number(process.env.LIVEPATCH_TEST_SEED) : Math.floor(Math.random() * 2 ** 31);
   const dir = writePool();
   try {
@@ -24,14 +24,14 @@ test('thread pool: workers come and go at seeded random points of 50+ transition
     ];
     const r = spawnSync(process.execPath, ['--import', REGISTER, 'main.js'], {
       cwd: dir,
-      env: { ...process.env, SEED: String(seed), TRANSITIONS: '50', PATCHES: JSON.stringify(patches), LIVEPATCH_PACKAGE: PACKAGE, LIVEPATCH_LOG: 'warn' },
+      env: { ...process.env, POOL: kind, SEED: String(seed), TRANSITIONS: '50', PATCHES: JSON.stringify(patches), LIVEPATCH_PACKAGE: PACKAGE, LIVEPATCH_LOG: 'warn' },
       encoding: 'utf8',
       timeout: 240_000,
     });
     const line = /RESULT (.*)/.exec(r.stdout)?.[1];
     const replay = `seed ${seed} (replay: LIVEPATCH_TEST_SEED=${seed} node --test dist/test/cluster/pool.test.js)`;
     assert.ok(line, `${replay}: no result (exit ${r.status}): ${r.stderr.slice(-2000)}`);
-    t.diagnostic(`${replay}: ${line}`);
+    t.diagnostic(`${kind}: ${replay}: ${line}`);
     const out = JSON.parse(line) as { transitions: number; wrong: unknown[]; stalls: number; mixed: number; jobs: number; started: number };
     assert.ok(out.transitions >= 50, replay);
     assert.deepEqual(out.wrong, [], replay);
@@ -41,4 +41,8 @@ test('thread pool: workers come and go at seeded random points of 50+ transition
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
+}
+
+test('thread pool: workers come and go at seeded random points of 50+ transitions', (t) => poolRun(t, 'threads'));
+
+test('node:cluster: workers forked and killed at seeded random points of 50+ transitions', (t) => poolRun(t, 'cluster'));

@@ -37,9 +37,17 @@ export function verPatch(name: string, v: string, replace = false): Record<strin
 const WORKER = `
 const { parentPort } = require('node:worker_threads');
 const { a, job } = require('./lib/ver.js');
-import(process.env.LIVEPATCH_PACKAGE).then(({ runTask }) => {
-  let mixed = 0;
-  let jobs = 0;
+// A worker thread talks over its port, a cluster worker over its IPC channel.
+const port = parentPort || { on: (e, f) => process.on(e, f), postMessage: (m) => process.send(m) };
+let mixed = 0;
+let jobs = 0;
+const api = import(process.env.LIVEPATCH_PACKAGE);
+// Listening at once: a cluster worker's messages before a listener would be lost.
+port.on('message', async (m) => {
+  const { runTask } = await api;
+  port.postMessage({ id: m.id, mixed, jobs, version: await runTask('ask', () => a()) });
+});
+api.then(({ runTask }) => {
   const loop = async () => {
     for (let i = 0; ; i++) {
       const [x, y] = await runTask('job', () => job(i % 4));
@@ -48,12 +56,14 @@ import(process.env.LIVEPATCH_PACKAGE).then(({ runTask }) => {
     }
   };
   for (let k = 0; k < 3; k++) loop();
-  parentPort.on('message', async (m) => parentPort.postMessage({ id: m.id, mixed, jobs, version: await runTask('ask', () => a()) }));
 });
 `;
 
 const MAIN = `
+const cluster = require('node:cluster');
 const { Worker } = require('node:worker_threads');
+if (cluster.isWorker) return void require('./worker.js');
+const KIND = process.env.POOL;
 const seed = Number(process.env.SEED);
 let t = seed >>> 0;
 // mulberry32: every choice of the run comes from the seed.
@@ -66,19 +76,20 @@ import(process.env.LIVEPATCH_PACKAGE).then(async (lp) => {
   let asked = 0;
   const waiting = new Map();
   const start = () => {
-    const w = new Worker('./worker.js');
+    const w = KIND === 'cluster' ? cluster.fork() : new Worker('./worker.js');
     w.on('message', (m) => { const f = waiting.get(m.id); waiting.delete(m.id); if (f) f(m); });
     w.on('exit', () => { workers.delete(w); for (const [id, f] of waiting) if (f.w === w) { waiting.delete(id); f(null); } });
     workers.add(w);
   };
-  const ask = (w) => new Promise((resolve) => { const id = ++asked; resolve.w = w; waiting.set(id, resolve); w.postMessage({ id }); });
+  const stop = (w) => (KIND === 'cluster' ? new Promise((r) => { w.once('exit', r); w.process.kill('SIGKILL'); }) : w.terminate());
+  const ask = (w) => new Promise((resolve) => { const id = ++asked; resolve.w = w; waiting.set(id, resolve); (KIND === 'cluster' ? w.send({ id }) : w.postMessage({ id })); });
   const churn = async () => {
     const r = rand();
     if (r < 0.3 && workers.size < 4) start();
-    else if (r < 0.55 && workers.size > 1) await [...workers][pick(workers.size)].terminate();
+    else if (r < 0.55 && workers.size > 1) await stop([...workers][pick(workers.size)]);
   };
   for (let i = 0; i < 3; i++) start();
-  await sleep(200);
+  await sleep(KIND === 'cluster' ? 1000 : 200);
   const out = { transitions: 0, wrong: [], stalls: 0, mixed: 0, jobs: 0, reversed: 0, started: 0 };
   let expect = 'v1';
   let on = null;
