@@ -232,6 +232,20 @@ function appName(root: string | null): string | null {
 }
 
 /** Every process with a control socket, described; one that does not answer is an error row. */
+/** A cluster is one entry: its primary, then its workers beneath it (their transition is the primary's). */
+function clustered(all: PsRow[]): Array<{ row: PsRow; under: boolean }> {
+  const primaryOf = (r: PsRow): number | null => ('primary' in r ? r.primary : null);
+  const listed = new Set(all.map((r) => r.pid));
+  const out: Array<{ row: PsRow; under: boolean }> = [];
+  for (const r of all) {
+    const p = primaryOf(r);
+    if (p !== null && listed.has(p)) continue;
+    out.push({ row: r, under: false });
+    for (const w of all) if (primaryOf(w) === r.pid) out.push({ row: w, under: true });
+  }
+  return out;
+}
+
 export async function processes(): Promise<PsRow[]> {
   return Promise.all(
     listSockets().map(async (pid): Promise<PsRow> => {
@@ -264,9 +278,9 @@ async function ps({ io, values }: Context): Promise<number> {
   return show(io, values, await processes(), (all) =>
     all.length === 0 ? ['no process has a livepatch control socket'] : table(
       ['PID', 'NODE', 'HOOKS', 'APP', 'ROOT', 'PATCHES', 'TRANSITION', 'COMMAND'],
-      all.map((r) =>
+      clustered(all).map(({ row: r, under }) =>
         'error' in r ? [String(r.pid), `${r.error.code}: ${r.error.message}`] : [
-          String(r.pid),
+          under ? `  └ ${r.pid}` : String(r.pid),
           r.node,
           r.hooks,
           r.app ?? '-',

@@ -13,6 +13,7 @@ import { acceptPatch, appRoot } from '../delivery/startup.js';
 import { requestsSince } from '../delivery/requests.js';
 import { excerpt, MAX_CONNECTIONS, MAX_LINE, MAX_REPLY, own, parseJson } from './limits.js';
 import type { Runtime } from './livepatch.js';
+import { clusterPrimary, groupOp } from '../cluster/processes.js';
 import { onTermination } from './signals.js';
 
 export { MAX_LINE, MAX_REPLY };
@@ -27,6 +28,8 @@ export interface PingInfo {
   argv: string[];
   /** The app root object names are relative to (null without the loader hooks). */
   root: string | null;
+  /** A cluster worker's primary (src/cluster/processes.ts), whose transition it is part of; else null. */
+  primary: number | null;
 }
 
 /** The directory of this user's sockets. Per-uid, so that two users on one machine never share one. */
@@ -151,6 +154,8 @@ const OPS: Record<string, Op> = {
   modules: { args: {}, run: (rt) => rt.modulesInfo() },
   functions: { args: { module: 'string' }, run: (rt, a) => rt.functions(a.module as string) },
   log: { args: { since: 'count?' }, run: (rt, a) => rt.logSince(a.since as number | undefined) },
+  // A cluster worker's part of its primary's transition (src/cluster/processes.ts).
+  group: { args: { ops: 'object' }, run: (_rt, a) => groupOp(a.ops) },
 };
 
 function badMessage(msg: string): never {
@@ -188,6 +193,7 @@ function ping(): PingInfo {
     hooks: hooks === 'sync' || hooks === 'async' ? hooks : 'none',
     argv: [process.execPath, ...process.execArgv, ...process.argv.slice(1)],
     root: appRoot(),
+    primary: clusterPrimary(),
   };
 }
 

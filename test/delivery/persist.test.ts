@@ -51,6 +51,11 @@ test('install → restart: patched before its first request; uninstall → resta
 
   // Redeployed: the module now is the fixed code; the installed patch no longer matches it.
   app.write('lib/work.mjs', WORK.replace("'v1'", "'v1-fixed'"));
+  // Installing it now says so (it goes on top again: the same name reinstalled).
+  const warned = await cli(app, ['install', file]);
+  assert.equal(warned.status, 0, warned.stderr);
+  assert.match(warned.stderr, /^livepatch: warning: \.\/lib\/work\.mjs in \S+ is not the code 'fix' was made for: processes will skip it/);
+  assert.match(warned.stdout, /^reinstalled \S+\/0002-fix\.json/);
   svc = await startService(app);
   assert.equal(await svc.version(), 'v1-fixed');
   const lines = svc.stderr().split('\n').filter((l) => l.includes("'fix'"));
@@ -60,7 +65,7 @@ test('install → restart: patched before its first request; uninstall → resta
 
   const un = await cli(app, ['uninstall', 'fix']);
   assert.equal(un.status, 0, un.stderr);
-  assert.match(un.stdout, /^uninstalled \S+0001-fix\.json: processes started from now on go without it/);
+  assert.match(un.stdout, /^uninstalled \S+0002-fix\.json: processes started from now on go without it/);
   svc = await startService(app);
   assert.equal(await svc.version(), 'v1');
   assert.doesNotMatch(svc.stderr(), /installed patch/);
