@@ -6,6 +6,7 @@
 //
 //   node bench/record.mjs             # the run of record (about 40 minutes: run it on a quiet machine)
 //   node bench/record.mjs --short     # a preliminary run (a few minutes), marked as such in RESULTS.md
+//   node bench/record.mjs --rounds 3 --duration 5 --processes 3 --runs 5   # in between (also preliminary)
 
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, totalmem, type } from 'node:os';
@@ -16,7 +17,20 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const { values: opts } = parseArgs({ options: { short: { type: 'boolean', default: false } } });
+const { values: opts } = parseArgs({
+  options: {
+    short: { type: 'boolean', default: false },
+    // Overrides of the settings (the run of record's when left out): fewer make a preliminary run.
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+    processes: { type: 'string' },
+    runs: { type: 'string' },
+  },
+});
+const RECORD = { rounds: '5', duration: '10', processes: '5', runs: '9' };
+const SHORT = { rounds: '2', duration: '3', processes: '1', runs: '3' };
+const set = Object.fromEntries(Object.keys(RECORD).map((k) => [k, opts[k] ?? (opts.short ? SHORT : RECORD)[k]]));
+const reduced = Object.keys(RECORD).some((k) => Number(set[k]) < Number(RECORD[k]));
 const work = mkdtempSync(join(tmpdir(), 'lp-record-'));
 
 const startedAt = new Date();
@@ -30,19 +44,19 @@ function bench(script, args) {
   return { text: out.trim().replace(/^## /gm, '### '), data: JSON.parse(readFileSync(json, 'utf8')) };
 }
 
-const runtimeArgs = opts.short ? ['--processes', '1', '--small'] : ['--processes', '5'];
-const serviceArgs = opts.short ? ['--rounds', '2', '--duration', '3'] : ['--rounds', '5', '--duration', '10'];
-const startupArgs = opts.short ? ['--runs', '3'] : ['--runs', '9'];
+const runtimeArgs = ['--processes', set.processes, ...(opts.short ? ['--small'] : [])];
+const serviceArgs = ['--rounds', set.rounds, '--duration', set.duration];
+const startupArgs = ['--runs', set.runs];
 const runtime = bench('runtime', runtimeArgs);
 const service = bench('service', serviceArgs);
 const startup = bench('startup', startupArgs);
 const loadAfter = loadavg();
-rmSync(work, { recursive: true, force: true });
 
 // ---- goals ----
 
-const f2 = (x) => x.toFixed(2);
-const f3 = (x) => x.toFixed(3);
+// A ratio over a zero (a p99 of 0 ms) is NaN, which JSON carries as null.
+const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : '–');
+const f3 = (x) => (Number.isFinite(x) ? x.toFixed(3) : '–');
 const goals = [];
 const goal = (what, target, measured, met) => goals.push({ what, target, measured, met });
 
@@ -50,7 +64,7 @@ for (const row of service.data.table) {
   const at = `${row.framework}, Node ${row.node}`;
   if (row.variant === 'all') {
     goal(`service throughput, everything hooked, nothing patched (${at})`, '>= 0.98x', `${f3(row.throughput)}x (${f3(row.throughputMin)}–${f3(row.throughputMax)})`, row.throughput >= 0.98);
-    goal(`service p99, everything hooked, nothing patched (${at})`, '<= 1.05x', `${f2(row.p99Ratio)}x (${f2(row.p99Min)}–${f2(row.p99Max)})`, row.p99Ratio <= 1.05);
+    goal(`service p99, everything hooked, nothing patched (${at})`, '<= 1.05x', `${f2(row.p99Ratio)}x (${f2(row.p99Min)}–${f2(row.p99Max)})`, Number.isFinite(row.p99Ratio) && row.p99Ratio <= 1.05);
   }
   if (row.variant === 'patched') goal(`service throughput, a patch applied (${at})`, '>= 0.97x', `${f3(row.throughput)}x (${f3(row.throughputMin)}–${f3(row.throughputMax)})`, row.throughput >= 0.97);
   if (row.variant === 'transition') goal(`service throughput during a transition held open (${at})`, 'stated', `${f3(row.throughput)}x, p99 ${f2(row.p99Ratio)}x`, null);
@@ -79,14 +93,14 @@ for (const row of startup.data) {
 
 const cpu = cpus();
 const nodes = Object.keys(runtime.data).join(', ');
-const preliminary = opts.short || loadBefore[0] > 1 || loadAfter[0] > 1;
+const preliminary = reduced || opts.short || loadBefore[0] > 1 || loadAfter[0] > 1;
 const lines = [
   '# bench: results (issue 15)',
   '',
-  `Written by \`npm run bench:record${opts.short ? ' -- --short' : ''}\` (bench/record.mjs) on ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
+  `Written by \`npm run bench:record${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\` (bench/record.mjs) on ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
   '',
   preliminary
-    ? `**Preliminary run**: ${opts.short ? 'the short settings (few rounds, short durations), ' : ''}on a machine shared with other work (load average ${loadBefore[0].toFixed(1)} before, ${loadAfter[0].toFixed(1)} after, on ${cpu.length} cores): the ratios are noisy; the run of record is \`npm run bench:record\` on a quiet machine.`
+    ? `**Preliminary run**: ${reduced ? `reduced settings (${serviceArgs.join(' ')}; ${runtimeArgs.join(' ')}; startup ${startupArgs.join(' ')}), ` : ''}on a machine shared with other work (load average ${loadBefore[0].toFixed(1)} before, ${loadAfter[0].toFixed(1)} after, on ${cpu.length} cores): the ratios are noisy; the run of record is \`npm run bench:record\` on a quiet machine.`
     : `Run of record: load average ${loadBefore[0].toFixed(1)} before and ${loadAfter[0].toFixed(1)} after, on ${cpu.length} cores.`,
   '',
   `Machine: ${cpu[0]?.model ?? '?'}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ${type()}. Node: ${nodes}.`,
@@ -135,4 +149,5 @@ if (text.includes(START) && text.includes(END)) {
   const body = `${START}\n${preliminary ? 'Preliminary (a shared, loaded machine): ' : ''}${headline.join(' ')} Details and every goal: [bench/RESULTS.md](bench/RESULTS.md).\n${END}`;
   writeFileSync(readme, text.slice(0, text.indexOf(START)) + body + text.slice(text.indexOf(END) + END.length));
 }
+rmSync(work, { recursive: true, force: true });
 console.log(readFileSync(join(REPO, 'bench', 'RESULTS.md'), 'utf8'));
