@@ -83,7 +83,7 @@ writeFileSync(
     name: 'users-v2',
     objs: [
       {
-        name: './lib/users.js',
+        name: './bench/service/lib/users.js',
         sha256: sha256(join(APP, 'lib', 'users.js')),
         funcs: [
           // The same response, computed once more: a fix that changes no output.
@@ -111,13 +111,14 @@ for (const f of frameworks) {
 
 function writeConfig(name, packages) {
   const file = join(work, `${name}.json`);
-  writeFileSync(file, JSON.stringify({ packages, cacheDir: join(work, 'cache') }));
+  writeFileSync(file, JSON.stringify({ include: ['bench/service/**/*.js', 'bench/service/**/*.cjs'], packages, cacheDir: join(work, 'cache') }));
   return file;
 }
 
 /** Start a service; resolves with its process and port once it prints `listening <port>`. */
 function start(bin, framework, variant) {
-  const env = { ...process.env, NODE_ENV: 'production', LIVEPATCH_LOG: 'off', LIVEPATCH_ROOT: APP };
+  // The root is the repository: its node_modules holds the packages the `all` config names.
+  const env = { ...process.env, NODE_ENV: 'production', LIVEPATCH_LOG: 'off', LIVEPATCH_ROOT: REPO };
   const args = [];
   if (variant !== 'plain') {
     args.push('--import', REGISTER);
@@ -168,6 +169,12 @@ async function measure(bin, framework, variant) {
   try {
     const expected = await get(s.port, '/users/42');
     if (expected.status !== 200) throw new Error(`${framework} (${variant}): GET /users/42 answered ${expected.status}`);
+    if (variant !== 'plain') {
+      // What the variant says it hooks is hooked: the app's three files, or those and every package.
+      const modules = cli('modules', '--pid', String(s.proc.pid)).map((m) => m.name);
+      const packages = modules.filter((m) => !m.startsWith('./')).length;
+      if (modules.length - packages !== 3 || (variant === 'app' ? packages !== 0 : packages < 20)) throw new Error(`${framework} (${variant}): hooked ${modules.join(', ')}`);
+    }
     let hold = null;
     if (variant === 'patched') cli('enable', PATCH, '--pid', String(s.proc.pid), '--wait');
     if (variant === 'transition') {
@@ -189,6 +196,7 @@ async function measure(bin, framework, variant) {
       await get(s.port, '/release');
       await hold;
     }
+    if (/livepatch: (warning|LP_ERR)/.test(s.stderr())) throw new Error(`${framework} (${variant}): ${s.stderr()}`);
     return { rps: r.requests.average, p99: r.latency.p99, requests: r.requests.total };
   } finally {
     s.proc.kill();

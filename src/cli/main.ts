@@ -2,6 +2,7 @@
 // The livepatch command line. Every error is one line with a stable code; usage errors exit 2.
 
 import { isLpError } from '../engine/index.js';
+import { didYouMean } from '../builder/check.js';
 import { DELIVERY_COMMANDS, DELIVERY_HELP, deliveryCommand } from './delivery.js';
 import { build, BUILD_HELP } from './build.js';
 import { demo } from './demo.js';
@@ -42,7 +43,8 @@ export function main(argv: string[], io: Io): number | Promise<number> {
       io.out(HELP);
       return cmd === undefined ? 2 : 0;
     }
-    io.err(`livepatch: LP_ERR_USAGE: unknown command '${cmd}' (see 'livepatch --help')`);
+    const near = didYouMean(cmd, ['sim', 'demo', 'run', 'build', ...RUNTIME_COMMANDS, ...DELIVERY_COMMANDS]);
+    io.err(`livepatch: LP_ERR_USAGE: unknown command '${cmd}'${near.length ? ` (did you mean ${near.map((n) => `'${n}'`).join(' or ')}?)` : ''} (see 'livepatch --help')`);
     return 2;
   } catch (e) {
     return usageError(io, e);

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isLpError, LpError, type LpErrorCode } from '../engine/index.js';
-import { checkPatch } from '../builder/check.js';
+import { checkPatch, didYouMean } from '../builder/check.js';
 import { ControlClient, listSockets, type PingInfo } from '../runtime/control.js';
 import { readPatchFile } from '../runtime/read-patch.js';
 import type { FunctionInfo, ModuleInfo, PatchInfo, TransitionStatus } from '../runtime/types.js';
@@ -30,7 +30,8 @@ export const RUNTIME_HELP = `usage (a running process; --pid may be left out whe
   livepatch functions [--pid N] <module>         a module's functions: qualified name, sympos, line, patchable
   livepatch log [--pid N] [--follow]             the runtime's log lines
   livepatch hash <file>...                       sha256 of a module's source, for a patch's 'sha256'
-every process command takes --json (print the result as JSON); --timeout S defaults to 60
+every process command takes --json (print the result as JSON) and, instead of --pid, --app NAME (the
+process whose app root's package.json is named NAME; livepatch ps shows them); --timeout S defaults to 60
 exit status: 0 done, 1 failed (refused by the process, no process, timeout), 2 usage error or bad patch file`;
 
 /** Errors in what the user typed or wrote: exit 2, like every other usage error of the CLI. */
@@ -119,7 +120,7 @@ export async function runCommand(commands: Record<string, Command>, help: string
     }
     const { values, positionals } = parse(cmd, command, argv);
     if (!command.process) return await command.run({ io, values, positionals });
-    client = await ControlClient.connect(pickPid(values.pid as string | undefined));
+    client = await ControlClient.connect(await pickProcess(cmd, values));
     return await command.run({ io, values, positionals, client });
   } catch (e) {
     if (!isLpError(e)) throw e;
@@ -131,12 +132,15 @@ export async function runCommand(commands: Record<string, Command>, help: string
 }
 
 function parse(cmd: string, command: Command, argv: string[]): { values: Values; positionals: string[] } {
-  const options: Options = command.process ? { ...command.options, pid: { type: 'string' }, json: { type: 'boolean' } } : command.options;
+  const options: Options = command.process ? { ...command.options, pid: { type: 'string' }, app: { type: 'string' }, json: { type: 'boolean' } } : command.options;
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options, strict: true });
   } catch (e) {
-    usage(`${cmd}: ${(e as Error).message.split('\n')[0].replace(/\. To specify a positional.*/, '')}`);
+    const msg = (e as Error).message.split('\n')[0].replace(/\. To specify a positional.*/, '');
+    const flag = /^Unknown option '--([^']+)'/.exec(msg)?.[1];
+    const near = flag === undefined ? [] : didYouMean(flag, Object.keys(options));
+    usage(`${cmd}: ${msg}${near.length ? ` (did you mean ${near.map((n) => `--${n}`).join(' or ')}?)` : ''}`);
   }
   const { values, positionals } = parsed;
   const many = command.args.at(-1)?.endsWith('...');
@@ -165,7 +169,16 @@ export function pickPid(flag: string | undefined): number {
   const pids = listSockets();
   if (pids.length === 1) return pids[0];
   if (pids.length === 0) throw new LpError('LP_ERR_NO_PROCESS', 'no process has a livepatch control socket (start it with node --import livepatch/register)');
-  usage(`${pids.length} processes have a control socket (${pids.join(', ')}): give --pid`);
+  usage(`${pids.length} processes have a control socket (${pids.join(', ')}): give --pid N or --app NAME (livepatch ps shows them)`);
+}
+
+/** The one process a command talks to: --app NAME's, else pickPid's. */
+async function pickProcess(cmd: string, values: Values): Promise<number> {
+  if (values.app === undefined) return pickPid(values.pid as string | undefined);
+  if (values.pid !== undefined) usage(`${cmd}: give --pid or --app, not both`);
+  const pids = await pidsOfApp(values.app as string);
+  if (pids.length === 1) return pids[0];
+  usage(`${cmd}: app '${String(values.app)}' runs in ${pids.length} processes (${pids.join(', ')}): give --pid (livepatch apply --app reaches them all)`);
 }
 
 export function show<T>(io: Io, values: Values, result: T, format: (r: T) => string[]): number {
@@ -219,6 +232,20 @@ function appName(root: string | null): string | null {
 }
 
 /** Every process with a control socket, described; one that does not answer is an error row. */
+/** A cluster is one entry: its primary, then its workers beneath it (their transition is the primary's). */
+function clustered(all: PsRow[]): Array<{ row: PsRow; under: boolean }> {
+  const primaryOf = (r: PsRow): number | null => ('primary' in r ? r.primary : null);
+  const listed = new Set(all.map((r) => r.pid));
+  const out: Array<{ row: PsRow; under: boolean }> = [];
+  for (const r of all) {
+    const p = primaryOf(r);
+    if (p !== null && listed.has(p)) continue;
+    out.push({ row: r, under: false });
+    for (const w of all) if (primaryOf(w) === r.pid) out.push({ row: w, under: true });
+  }
+  return out;
+}
+
 export async function processes(): Promise<PsRow[]> {
   return Promise.all(
     listSockets().map(async (pid): Promise<PsRow> => {
@@ -251,16 +278,17 @@ async function ps({ io, values }: Context): Promise<number> {
   return show(io, values, await processes(), (all) =>
     all.length === 0 ? ['no process has a livepatch control socket'] : table(
       ['PID', 'NODE', 'HOOKS', 'APP', 'ROOT', 'PATCHES', 'TRANSITION', 'COMMAND'],
-      all.map((r) =>
+      clustered(all).map(({ row: r, under }) =>
         'error' in r ? [String(r.pid), `${r.error.code}: ${r.error.message}`] : [
-          String(r.pid),
+          under ? `  └ ${r.pid}` : String(r.pid),
           r.node,
           r.hooks,
           r.app ?? '-',
           r.root ?? '-',
           r.patches.map((p) => `${p.name}${p.enabled ? '' : '(disabled)'}`).join(',') || '-',
           r.transition.patch === null ? '-' : `${r.transition.patch} ${r.transition.targetState} ${r.transition.tasks - r.transition.pending}/${r.transition.tasks}`,
-          r.argv.join(' '),
+          // A process of an older livepatch may not say its command line.
+          (r.argv as string[] | undefined)?.join(' ') ?? '-',
         ],
       ),
     ),

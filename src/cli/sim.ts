@@ -5,6 +5,8 @@ import { LpError, type Variant } from '../engine/index.js';
 import { runScenario } from '../sim/scenario.js';
 import { scenarios } from '../sim/scenarios/index.js';
 import { MODELS } from '../sim/check/models.js';
+import { CLUSTER_MODELS } from '../sim/check/cluster/check.js';
+import { COORD_DROPPABLE } from '../cluster/coord.js';
 import { DROPPABLE, simCheck, simReplay } from './check.js';
 
 const VARIANTS: readonly Variant[] = ['final', 'v4.12', 'v3'];
@@ -35,7 +37,8 @@ options for check:
   --seed N        for random and pct        --max-states N   bound (states, or steps for random/pct)
   --json          one JSON object           --no-symmetry --no-por   turn reductions off
   --workers N     dfs on N threads sharing one state table (default 1; counts then vary run to run)
-checkable scenarios: ${Object.keys(MODELS).join(', ')}
+checkable scenarios: ${[...Object.keys(MODELS), ...Object.keys(CLUSTER_MODELS)].join(', ')}
+  (cluster-hotplug takes --drop ${COORD_DROPPABLE.join(' | ')}, --workers, --spawns, --kills)
 exit status: 0 no violation (or the run passed), 1 a violation (or a failed run), 2 usage or input error`;
 
 export function simMain(argv: string[], io: Io): number {

@@ -47,7 +47,8 @@ export function signPatch(patch: Record<string, unknown>, privatePem: string): R
   try {
     key = createPrivateKey(privatePem);
   } catch (e) {
-    throw new LpError('LP_ERR_SIGNATURE', `not a private key: ${(e as Error).message} (make one with livepatch keygen)`);
+    const pub = privatePem.includes('PUBLIC KEY');
+    throw new LpError('LP_ERR_SIGNATURE', pub ? 'that is a public key (.pub): sign with the private one (.key) that livepatch keygen wrote beside it' : `not a private key: ${(e as Error).message} (make one with livepatch keygen)`);
   }
   if (key.asymmetricKeyType !== 'ed25519') throw new LpError('LP_ERR_SIGNATURE', `the key is ${key.asymmetricKeyType}, not ed25519 (make one with livepatch keygen)`);
   const { body } = splitSigned(patch);

@@ -54,6 +54,12 @@ function sha256OnDisk(appRootDir: string, object: string): string | null {
   }
 }
 
+/** The first object of `patch` whose file on disk is not the code the patch was made for (a missing file is not). */
+export function changedObject(appRootDir: string, patch: Record<string, unknown>): { name?: unknown } | undefined {
+  const objs = Array.isArray(patch.objs) ? (patch.objs as Array<{ name?: unknown; sha256?: unknown }>) : [];
+  return objs.find((o) => typeof o.name === 'string' && (sha256OnDisk(appRootDir, o.name) ?? o.sha256) !== o.sha256);
+}
+
 /** Record the app root; enable the installed patches in stack order. Never throws: one log line per problem. */
 export function startDelivery(rt: Runtime, appRootDir: string): void {
   root = appRootDir;
@@ -71,8 +77,7 @@ export function startDelivery(rt: Runtime, appRootDir: string): void {
     }
     try {
       const body = acceptPatch(entry.patch);
-      const objs = Array.isArray(body.objs) ? (body.objs as Array<{ name?: unknown; sha256?: unknown }>) : [];
-      const changed = objs.find((o) => typeof o.name === 'string' && (sha256OnDisk(appRootDir, o.name) ?? o.sha256) !== o.sha256);
+      const changed = changedObject(appRootDir, body);
       if (changed) {
         rt.log('notice', `livepatch: installed patch '${entry.name}' skipped: ${String(changed.name)} is not the code it was made for (redeployed with the fix?); livepatch uninstall ${entry.name} removes it`);
         continue;

@@ -31,7 +31,10 @@ export function buildPatch(k: Klp, desc: PatchDesc): KlpPatch {
     if (stateIds.has(s.id)) bad(`patch '${desc.name}': state id ${s.id} is listed twice`);
     stateIds.add(s.id);
   }
+  if (desc.immediate === true && k.variant !== 'v3')
+    bad(`patch '${desc.name}': immediate patches exist only in the seed's v3 code (upstream removed them in 2018); drop "immediate" or check with --variant v3`);
   const patch = k.newPatch(desc.name, desc.replace === true, states);
+  patch.immediate = desc.immediate === true;
   const objNames = new Set<string>();
   for (const od of desc.objs) {
     const name = od?.name ?? VMLINUX;

@@ -27,7 +27,10 @@ export type { Host, HostLock, LogLevel } from './host.js';
 
 function patchNamed(k: Klp, name: string) {
   const patch = k.patches.find((p) => p.name === name);
-  if (!patch) throw new LpError('LP_ERR_NO_SUCH_PATCH', `no installed patch named '${name}': see the patch list`);
+  if (!patch) {
+    const names = k.patches.map((p) => `'${p.name}'`).join(', ');
+    throw new LpError('LP_ERR_NO_SUCH_PATCH', `no patch named '${name}' is enabled (${names ? `patches: ${names}` : 'no patches'}; livepatch list shows them)`);
+  }
   return patch;
 }
 

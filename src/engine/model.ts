@@ -60,6 +60,8 @@ export interface PatchDesc {
   objs: ObjectDesc[];
   states?: StateDesc[];
   replace?: boolean;
+  /** The seed's immediate flag (variant v3 only). */
+  immediate?: boolean;
 }
 
 export class KlpState {
@@ -124,6 +126,11 @@ export class KlpPatch {
   enabled = false;
   /** A transition of this patch was forced: it can never be unloaded. */
   forced = false;
+  /**
+   * The seed's `immediate` (variant v3 only; removed upstream in 2018): the patch applies to every task
+   * at once, with no per-task transition, so a task inside a function it changes goes on with a mix.
+   */
+  immediate = false;
 
   constructor(
     readonly id: number,

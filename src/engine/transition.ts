@@ -39,6 +39,11 @@ function taskAt(k: Klp, f: Frame, idle: boolean): number {
   return f.i < k.host.possibleCpus() ? k.host.idleTask(f.i) : -1;
 }
 
+/** v3's `klp_transition_patch->immediate`: no per-task transition, the patch applies to every task at once. */
+function immediate(k: Klp): boolean {
+  return k.variant === 'v3' && k.transitionPatch !== null && k.transitionPatch.immediate;
+}
+
 /** read_lock(&tasklist_lock) as a step: Block leaves the frame as it was. */
 function lockTasklist(k: Klp, p: Proc, f: Frame, next: number): St {
   if (!k.host.tryReadLock('tasklist', p.cpu)) return St.Block;
@@ -65,6 +70,8 @@ export function initTransition(k: Klp, p: Proc, f: Frame): St {
       k.transitionPatch = patch;
       // No effect until the pending flags are set in startTransition().
       k.mem.store(p.cpu, TARGET, f.b);
+      // v3: "If the patch can be applied or reverted immediately, skip the per-task transitions."
+      if (immediate(k)) return ret(p, 0, St.Next);
       f.pc = 1;
       return St.Next;
     }
@@ -113,6 +120,7 @@ export function startTransition(k: Klp, p: Proc, f: Frame): St {
     case 0:
       if (tgt === TRANSITION_IDLE) k.warn('startTransition: klp_target_state == IDLE');
       k.log(`'${transitionName(k)}': starting ${stateName(tgt)} transition`);
+      if (immediate(k)) return ret(p);
       return lockTasklist(k, p, f, 1);
     case 1:
     case 3: {
@@ -259,6 +267,11 @@ export function tryCompleteTransition(k: Klp, p: Proc, f: Frame): St {
     case 0:
       if (target(k, p) === TRANSITION_IDLE) k.warn('tryCompleteTransition: klp_target_state == IDLE');
       f.b = 1;
+      // v3: an immediate patch has no task to wait for.
+      if (immediate(k)) {
+        f.pc = 7;
+        return St.Local;
+      }
       return lockTasklist(k, p, f, 1);
     case 1: {
       const task = taskAt(k, f, false);
@@ -375,6 +388,11 @@ export function completeTransition(k: Klp, p: Proc, f: Frame): St {
       if (k.drop.has('sync-complete-unpatch')) return St.Local;
       return call(p, Fn.SynchronizeTransition);
     case 4: {
+      // v3: an immediate patch never set func->transition nor any task's patch_state.
+      if (f.i === 0 && immediate(k)) {
+        f.pc = 9;
+        return St.Local;
+      }
       const funcs = patch.allFuncs();
       if (f.i < funcs.length) {
         k.mem.store(p.cpu, addr(Var.Transition, funcs[f.i].id), 0);

@@ -30,17 +30,26 @@ export class HookCells {
   /** Cells holding at least one function (a settled answer). */
   private readonly settled = new Set<string>();
 
-  /** Give cell `name` the entries `entries` (undefined: nothing hooked); a cell that holds them already is left alone. */
-  set(name: string, entries: Entry[] | undefined): void {
+  /**
+   * Give cell `name` the entries `entries` (undefined: nothing hooked); a cell that holds them already
+   * is left alone. False when the global object refuses the property (a frozen globalThis): the hooks
+   * then read undefined and run the original code (fail open).
+   */
+  set(name: string, entries: Entry[] | undefined): boolean {
     const old = this.values.get(name);
-    if (this.values.has(name) && (old === entries || (old !== undefined && entries !== undefined && sameEntries(old, entries)))) return;
+    if (this.values.has(name) && (old === entries || (old !== undefined && entries !== undefined && sameEntries(old, entries)))) return true;
     const value = entries && Object.freeze(entries);
     this.values.set(name, value);
     if (value?.some((e) => typeof e === 'function')) this.settled.add(name);
     else this.settled.delete(name);
-    delete globals[name];
-    // Not enumerable: global leak checks (mocha --check-leaks) and Object.keys(globalThis) do not see it.
-    Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+    try {
+      delete globals[name];
+      // Not enumerable: global leak checks (mocha --check-leaks) and Object.keys(globalThis) do not see it.
+      Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   get(name: string): CellValue {

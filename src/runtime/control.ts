@@ -13,6 +13,7 @@ import { acceptPatch, appRoot } from '../delivery/startup.js';
 import { requestsSince } from '../delivery/requests.js';
 import { excerpt, MAX_CONNECTIONS, MAX_LINE, MAX_REPLY, own, parseJson } from './limits.js';
 import type { Runtime } from './livepatch.js';
+import { clusterPrimary, groupOp } from '../cluster/processes.js';
 import { onTermination } from './signals.js';
 
 export { MAX_LINE, MAX_REPLY };
@@ -27,6 +28,8 @@ export interface PingInfo {
   argv: string[];
   /** The app root object names are relative to (null without the loader hooks). */
   root: string | null;
+  /** A cluster worker's primary (src/cluster/processes.ts), whose transition it is part of; else null. */
+  primary: number | null;
 }
 
 /** The directory of this user's sockets. Per-uid, so that two users on one machine never share one. */
@@ -151,6 +154,8 @@ const OPS: Record<string, Op> = {
   modules: { args: {}, run: (rt) => rt.modulesInfo() },
   functions: { args: { module: 'string' }, run: (rt, a) => rt.functions(a.module as string) },
   log: { args: { since: 'count?' }, run: (rt, a) => rt.logSince(a.since as number | undefined) },
+  // A cluster worker's part of its primary's transition (src/cluster/processes.ts).
+  group: { args: { ops: 'object' }, run: (_rt, a) => groupOp(a.ops) },
 };
 
 function badMessage(msg: string): never {
@@ -188,6 +193,7 @@ function ping(): PingInfo {
     hooks: hooks === 'sync' || hooks === 'async' ? hooks : 'none',
     argv: [process.execPath, ...process.execArgv, ...process.argv.slice(1)],
     root: appRoot(),
+    primary: clusterPrimary(),
   };
 }
 
@@ -205,8 +211,9 @@ function replyLine(id: unknown, op: string, result: unknown): string {
   return errorLine(id, new LpError('LP_ERR_BAD_MESSAGE', `the reply to '${op}' would be longer than ${MAX_REPLY} bytes; ask for less (e.g. status --limit)`));
 }
 
+/** A refusal's line; its message is cut to 2000 units, whatever input it echoes. */
 function errorLine(id: unknown, e: LpError): string {
-  return JSON.stringify({ id, ok: false, error: { code: e.code, message: e.message } });
+  return JSON.stringify({ id, ok: false, error: { code: e.code, message: excerpt(e.message, 2000) } });
 }
 
 /** One request line → its response line (or a promise of it). Never throws, never rejects. */
@@ -267,8 +274,16 @@ function serve(rt: Runtime, conn: Socket): void {
         });
       }
     }
-    if (waiting.length === 0 && !busy) conn.resume();
+    if (waiting.length > 0 || busy) return;
+    // The client said all it had to say (half-close): it has every answer now.
+    if (ended) conn.end();
+    else conn.resume();
   };
+  let ended = false;
+  conn.on('end', () => {
+    ended = true;
+    pump();
+  });
   conn.on(
     'data',
     lineReader(
@@ -307,7 +322,8 @@ export function startControl(rt: Runtime): { path: string; close(): Promise<void
   }
 
   const conns = new Set<Socket>();
-  const server = createServer((conn) => {
+  // Half-open: a client may end its side after its last request and still read the answers (serve()).
+  const server = createServer({ allowHalfOpen: true }, (conn) => {
     // Nor does a connected client (a `livepatch log --follow` left running) keep the process alive.
     conn.unref();
     conns.add(conn);

@@ -53,9 +53,17 @@ export function parseJson(text: string, code: Extract<LpErrorCode, 'LP_ERR_BAD_M
   }
 }
 
-/** `s` cut to at most `max` units, saying how much was cut: for echoing input in messages and logs. */
-export function excerpt(s: string, max = 80): string {
+/** `s` cut to at most `max` units, saying how much was cut. */
+export function cut(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max)}… (${s.length - max} more)`;
+}
+
+/**
+ * Input echoed in a message: on one line (line breaks and other control characters escaped, as JSON
+ * would) and cut to `max` units. Error messages are one line: scripts split on newlines.
+ */
+export function excerpt(s: string, max = 80): string {
+  return cut(s, max).replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => (c === '\n' ? '\\n' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }
 
 /** `v[key]` only when it is v's own property: an inherited `constructor` or `__proto__` is no field. */

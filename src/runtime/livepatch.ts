@@ -35,8 +35,10 @@ import { ObjectCallbacks } from './callbacks.js';
 import { checkCompatible, checkPatchable, checkSource, compiledFromFunction, compileIn, type Compiled } from './compile.js';
 import { NodeHost, type HostRuntime } from './host.js';
 import { startControl } from './control.js';
+import { startThreads } from '../cluster/threads.js';
+import type { RuntimeGroup } from '../cluster/types.js';
 import { installHttpTasks } from './http.js';
-import { excerpt, LOG_REPLY_BUDGET, MAX_LOG_LINE } from './limits.js';
+import { cut, LOG_REPLY_BUDGET, MAX_LOG_LINE } from './limits.js';
 import { parsePatchFile, type PatchFile, type PatchObjectFile } from './patchfile.js';
 import { ASK, HookCells, ORIGINAL } from './cells.js';
 import { CountingMemory } from './pending.js';
@@ -66,6 +68,8 @@ interface PendingObject {
 /** An enable between its checks and the engine's verb (which async prePatch callbacks may sit between). */
 interface EnableJob {
   file: PatchFile;
+  /** The patch as given: what the CPUs of src/cluster/ are sent. */
+  input: unknown;
   /** Replacement code ids compiled for it: dropped when it fails. */
   made: number[];
   pendingObjs: PendingObject[];
@@ -109,6 +113,10 @@ export class Runtime implements Dispatch, HostRuntime {
   retryMs = 1000;
   /** How long an async callback may take (callbacks.ts): an awaited prePatch past it fails with -ETIMEDOUT. */
   callbackTimeoutMs = 10_000;
+  /** The other runtimes this one coordinates (src/cluster/), which see its verbs and widen its views. */
+  group: RuntimeGroup | null = null;
+  /** Called after every admin verb (the CPUs of src/cluster/ report their state from here). */
+  readonly verbWatchers: Array<() => void> = [];
 
   constructor(opts: { logLevel?: LogLevel | 'off'; decisions?: Decisions } = {}) {
     this.decide = opts.decisions ?? DECISIONS;
@@ -135,7 +143,7 @@ export class Runtime implements Dispatch, HostRuntime {
     if (readers) readers.push(rec);
     else {
       this.cellReaders.set(cell, [rec]);
-      this.cells.set(cell, undefined);
+      if (!this.cells.set(cell, undefined)) this.log('warn', `livepatch: warning: module '${name}': the global object refuses its hook cell ${cell}: its patches will not take effect`);
     }
     try {
       this.moduleComing(rec);
@@ -299,6 +307,7 @@ export class Runtime implements Dispatch, HostRuntime {
     } finally {
       this.runningTask = null;
       this.afterVerb(wasIdle, running);
+      for (const w of this.verbWatchers) w();
     }
   }
 
@@ -427,7 +436,8 @@ export class Runtime implements Dispatch, HostRuntime {
 
   private prepareEnable(input: unknown): EnableJob {
     const file = parsePatchFile(input);
-    const job: EnableJob = { file, made: [], pendingObjs: [], objs: [], awaited: [] };
+    this.group?.admit('enable', file.name);
+    const job: EnableJob = { file, input, made: [], pendingObjs: [], objs: [], awaited: [] };
     try {
       for (const obj of file.objs) job.objs.push(this.prepareObject(file, obj, job));
     } catch (e) {
@@ -462,6 +472,7 @@ export class Runtime implements Dispatch, HostRuntime {
       list.push(po);
       this.pendingObjects.set(po.file.name, list);
     }
+    this.group?.issued('enable', file.name, job.input);
     return this.info(file.name);
   }
 
@@ -536,13 +547,17 @@ export class Runtime implements Dispatch, HostRuntime {
 
   /** echo 0 > enabled: unpatch, or reverse the transition in progress. */
   disable(name: string): PatchInfo {
-    this.enabledStore(name, false);
+    this.group?.admit('disable', name);
+    if (this.group?.runLocal('disable', name) ?? true) this.enabledStore(name, false);
+    this.group?.issued('disable', name);
     return this.info(name);
   }
 
   /** echo 1 > force. */
   force(name: string): PatchInfo {
-    this.adminProc(forceStoreProc(this.klp, CPU, ADMIN_TASK, name));
+    this.group?.admit('force', name);
+    if (this.group?.runLocal('force', name) ?? true) this.adminProc(forceStoreProc(this.klp, CPU, ADMIN_TASK, name));
+    this.group?.issued('force', name);
     return this.info(name);
   }
 
@@ -583,13 +598,21 @@ export class Runtime implements Dispatch, HostRuntime {
   }
 
   list(): PatchInfo[] {
-    return patchViews(this.klp).map((view) => {
+    const local = patchViews(this.klp).map((view) => {
       const patch = this.klp.patches.find((p) => p.name === view.name)!;
       return { ...view, pendingObjects: patch.objs.filter((o) => !o.dynamic && !o.loaded).map((o) => o.name) };
     });
+    return this.group ? this.group.list(local) : local;
   }
 
+  /** The process's transition: this runtime's, and the runtimes it coordinates (src/cluster/). */
   status(limit = 100): TransitionStatus {
+    const local = this.localStatus(this.group ? Number.MAX_SAFE_INTEGER : limit);
+    return this.group ? this.group.status(local, limit) : local;
+  }
+
+  /** This runtime's own transition. */
+  localStatus(limit = 100): TransitionStatus {
     const now = Date.now();
     const patch = this.klp.transitionPatch;
     const tgt = targetState(this.klp);
@@ -654,7 +677,7 @@ export class Runtime implements Dispatch, HostRuntime {
   /** Resolves when no transition is in progress (or after `timeoutMs`, false). */
   async waitIdle(timeoutMs = 30_000): Promise<boolean> {
     const until = performance.now() + timeoutMs;
-    while (this.klp.transitionPatch) {
+    while (this.klp.transitionPatch || !(this.group?.idle() ?? true)) {
       if (performance.now() > until) return false;
       await new Promise((r) => setTimeout(r, 1));
     }
@@ -665,7 +688,7 @@ export class Runtime implements Dispatch, HostRuntime {
 
   log(level: LogLevel, text: string): void {
     // Lines echo names from patch files and requests: each is cut to a bounded size before it is kept.
-    const line = excerpt(text, MAX_LOG_LINE);
+    const line = cut(text, MAX_LOG_LINE);
     this.logLines.push(line);
     this.logCount++;
     if (this.logLines.length > LOG_KEEP) this.logLines.shift();
@@ -736,6 +759,7 @@ export function installRuntime(): Runtime {
     // One socket per process, served by the main thread: a worker thread has its own runtime (its own
     // modules and tasks) but shares the pid, and must not take the socket over.
     if (isMainThread && process.env.LIVEPATCH_CONTROL !== '0') startControl(rt);
+    rt.group = startThreads(rt);
   }
   return rt;
 }

@@ -1,8 +1,9 @@
 // A replacement's source text (docs/runtime.md "Patch files") → an expression the module's strict eval
 // host turns into the new function. Everything a patch author can get wrong is refused here with a
 // stable code, before anything is compiled: a syntax error, a source that is not exactly one function,
-// `super` or `#private` (which do not compile outside their class), and free names the module's scope
-// cannot resolve: kpatch refuses a patch module with unresolved relocations the same way.
+// a method with a computed key (evaluated with the literal: code run at enable), `super` or `#private`
+// (which do not compile outside their class), and free names the module's scope cannot resolve: kpatch
+// refuses a patch module with unresolved relocations the same way.
 
 import { Parser, getLineInfo, type AnyNode, type Expression, type Function as FnNode, type FunctionExpression, type Node, type Property } from 'acorn';
 import { base, recursive, type RecursiveVisitors } from 'acorn-walk';

@@ -21,6 +21,12 @@ export const ADMIN_TASK = 1;
  */
 const NONE: ReadonlyMap<number, number> = new Map();
 
+const ENDED = 1;
+const CLOSING = 2;
+const KICK_QUEUED = 4;
+/** Task start times are kept relative to this (the runtime's load). */
+const EPOCH = Date.now();
+
 export class Task {
   /** Open activations by code id (NONE until the first). */
   active = NONE as Map<number, number>;
@@ -31,23 +37,55 @@ export class Task {
   since = NONE as Map<number, number>;
   /** Position in Tasks.live (swap-removed), -1 once ended; the root task is not in the list. */
   index = -1;
-  ended = false;
-  /**
-   * Its owner is done with it (the response closed, runTask's function settled) but activations are
-   * still open: it stays a task, so that those activations keep their version, until the last ends.
-   */
-  closing = false;
-  /** A switch attempt is queued for the next microtask. */
-  kickQueued = false;
+  /** ENDED | CLOSING | KICK_QUEUED: one small integer rather than three fields a task. */
+  private flags = 0;
   /** Listeners for the fake signal (a nudge to finish up; never unsafe to ignore); null until the first. */
   signalListeners: Array<() => void> | null = null;
+  /** Milliseconds from EPOCH to the start: a small integer, where Date.now() would be a boxed double. */
+  private readonly born: number;
 
   constructor(
     readonly id: number,
     readonly name: string,
-    readonly started: number,
+    started: number,
     private readonly decide: Decisions = DECISIONS,
-  ) {}
+  ) {
+    this.born = started - EPOCH;
+  }
+
+  /** When the task started (Date.now()). */
+  get started(): number {
+    return EPOCH + this.born;
+  }
+
+  get ended(): boolean {
+    return (this.flags & ENDED) !== 0;
+  }
+
+  set ended(on: boolean) {
+    this.flags = on ? this.flags | ENDED : this.flags & ~ENDED;
+  }
+
+  /**
+   * Its owner is done with it (the response closed, runTask's function settled) but activations are
+   * still open: it stays a task, so that those activations keep their version, until the last ends.
+   */
+  get closing(): boolean {
+    return (this.flags & CLOSING) !== 0;
+  }
+
+  set closing(on: boolean) {
+    this.flags = on ? this.flags | CLOSING : this.flags & ~CLOSING;
+  }
+
+  /** A switch attempt is queued for the next microtask. */
+  get kickQueued(): boolean {
+    return (this.flags & KICK_QUEUED) !== 0;
+  }
+
+  set kickQueued(on: boolean) {
+    this.flags = on ? this.flags | KICK_QUEUED : this.flags & ~KICK_QUEUED;
+  }
 
   enter(code: number): void {
     if (this.active === NONE) this.active = new Map();

@@ -54,6 +54,13 @@ test('bad input: one line with a stable code, exit 2', () => {
   }
 });
 
+test('a mistyped command or option: did you mean', () => {
+  assert.match(cli('enabel', 'fix.json').stderr, /^livepatch: LP_ERR_USAGE: unknown command 'enabel' \(did you mean 'enable'\?\) \(see 'livepatch --help'\)\n$/);
+  const r = cli('enable', 'fix.json', '--wiat');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /^livepatch: LP_ERR_USAGE: enable: Unknown option '--wiat' \(did you mean --wait\?\)/);
+});
+
 test('--help exits 0', () => {
   assert.equal(cli('--help').status, 0);
   assert.equal(cli('sim', '--help').status, 0);

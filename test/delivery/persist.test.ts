@@ -51,6 +51,11 @@ test('install → restart: patched before its first request; uninstall → resta
 
   // Redeployed: the module now is the fixed code; the installed patch no longer matches it.
   app.write('lib/work.mjs', WORK.replace("'v1'", "'v1-fixed'"));
+  // Installing it now says so (it goes on top again: the same name reinstalled).
+  const warned = await cli(app, ['install', file]);
+  assert.equal(warned.status, 0, warned.stderr);
+  assert.match(warned.stderr, /^livepatch: warning: \.\/lib\/work\.mjs in \S+ is not the code 'fix' was made for: processes will skip it/);
+  assert.match(warned.stdout, /^reinstalled \S+\/0002-fix\.json/);
   svc = await startService(app);
   assert.equal(await svc.version(), 'v1-fixed');
   const lines = svc.stderr().split('\n').filter((l) => l.includes("'fix'"));
@@ -60,7 +65,7 @@ test('install → restart: patched before its first request; uninstall → resta
 
   const un = await cli(app, ['uninstall', 'fix']);
   assert.equal(un.status, 0, un.stderr);
-  assert.match(un.stdout, /^uninstalled \S+0001-fix\.json: processes started from now on go without it/);
+  assert.match(un.stdout, /^uninstalled \S+0002-fix\.json: processes started from now on go without it/);
   svc = await startService(app);
   assert.equal(await svc.version(), 'v1');
   assert.doesNotMatch(svc.stderr(), /installed patch/);
@@ -80,6 +85,9 @@ test('signed: a good signature applies; unsigned, one byte tampered, wrong key: 
   assert.match(kg.stdout, /^key [0-9a-f]{16}: private \S+ops\.key \(keep it secret\), public \S+ops\.pub/);
   assert.equal((await cli(app, ['keygen', '--out', other])).status, 0);
   assert.equal((await cli(app, ['keygen', '--out', keys])).status, 2, 'keygen never overwrites a key');
+  const pub = await cli(app, ['sign', writePatch(app, workPatch('bypub', 'v2')), '--key', `${keys}.pub`]);
+  assert.equal(pub.status, 1);
+  assert.match(pub.stderr, /^livepatch: LP_ERR_SIGNATURE: that is a public key \(\.pub\): sign with the private one \(\.key\)/);
 
   const good = writePatch(app, workPatch('good', 'v2'));
   const signed = await cli(app, ['sign', good, '--key', `${keys}.key`]);

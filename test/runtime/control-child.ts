@@ -3,7 +3,8 @@
 // as asked. Its control socket is the one installRuntime() starts.
 //
 // The app reads commands on stdin: `hold <ms>` starts a task `job:hold` that runs hold(ms), `price <n>`
-// prints price(n). With APP_HTTP=1 it also serves HTTP on a loopback port (each response is price(1)),
+// prints price(n), `call <n>` prints `call <JSON of price(n)>` or `call threw`, `canary` prints and
+// empties what patch code recorded in globalThis.canary. With APP_HTTP=1 it also serves HTTP on a loopback port (each response is price(1)),
 // and prints `http <port>` before `ready`; with APP_SIGTERM=1 it has a SIGTERM handler of its own that
 // only prints `app: SIGTERM handled`. It prints `ready` once it runs (the socket listens before
 // the app's first line).
@@ -44,6 +45,8 @@ if (process.env.APP_HTTP === '1') {
   console.log('http ' + server.address().port);
 }
 
+// Patch sources of the fuzz tests record here that they ran: \`typeof\` of their first parameter.
+globalThis.canary = [];
 // The control socket is unref'd: this keeps the app alive until stdin closes.
 const keep = setInterval(() => {}, 1 << 30);
 createInterface({ input: process.stdin })
@@ -51,6 +54,14 @@ createInterface({ input: process.stdin })
     const [cmd, arg] = line.split(' ');
     if (cmd === 'hold') void runTask('job:hold', () => hold(Number(arg)));
     if (cmd === 'price') console.log(String(price(Number(arg))));
+    if (cmd === 'call') {
+      try {
+        console.log('call ' + JSON.stringify(price(Number(arg))));
+      } catch {
+        console.log('call threw');
+      }
+    }
+    if (cmd === 'canary') console.log('canary ' + JSON.stringify(globalThis.canary.splice(0)));
   })
   .on('close', () => clearInterval(keep));
 console.log('ready');
@@ -73,6 +84,8 @@ export interface Child {
   /** All it wrote to stderr so far. */
   stderr(): string;
   send(line: string): void;
+  /** Send a command and resolve with the first line after it that starts with `prefix`. */
+  ask(line: string, prefix: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -118,6 +131,16 @@ export async function startChild(tmp = freshTmp(), env: Record<string, string> =
     lines,
     stderr: () => stderr,
     send: (line) => proc.stdin.write(`${line}\n`),
+    ask: async (line, prefix) => {
+      const from = lines.length;
+      proc.stdin.write(`${line}\n`);
+      for (;;) {
+        const found = lines.slice(from).find((l) => l.startsWith(prefix));
+        if (found !== undefined) return found;
+        if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`child exited (${proc.exitCode ?? proc.signalCode}): ${stderr}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         if (proc.exitCode !== null) return resolve();

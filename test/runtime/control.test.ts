@@ -54,7 +54,7 @@ test('ping: pid, node, livepatch version, the hooks register.js installed, comma
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   const { argv, root, ...ping } = await client.call<{ argv: string[]; root: string }>('ping');
   // The child runs on this Node, so it took the same hook path.
-  assert.deepEqual(ping, { pid: child.pid, node: process.version, livepatch: pkg.version, hooks: hookPath });
+  assert.deepEqual(ping, { pid: child.pid, node: process.version, livepatch: pkg.version, hooks: hookPath, primary: null });
   assert.equal(argv[0], process.execPath);
   assert.match(argv.join(' '), /--import \S+register\.js \S+main\.js$/);
   assert.match(root, /app-/);

@@ -44,6 +44,10 @@ export const MODELS: Record<string, { description: string; shape: ModelShape }> 
     description: 'the applied patch is disabled and the transition forced at any point (I8: the forced patch stays pinned)',
     shape: { ...base, prepatched: true, disables: 1, force: true },
   },
+  'seed-immediate': {
+    description: "v3's immediate patch (removed upstream in 2018) enabled while a task is inside f: check with --variant v3",
+    shape: { ...base, tasks: 1, immediate: true },
+  },
   'seed-sched': {
     description: 'tasks also sleep freezably, switching themselves in the scheduler hook (v6.16), with a reverse',
     shape: { ...base, freezableSleep: true, reverses: 1 },

@@ -82,6 +82,8 @@ export interface WorldConfig {
    * cond_resched() in a CPU-bound kthread, the caller the scheduler hook was written for.
    */
   cpuBound?: boolean;
+  /** The patch is the seed's `immediate` kind (variant v3 only: no per-task transition). */
+  immediate?: boolean;
   /**
    * klp_have_reliable_stack() (absent: true). Without reliable stacks only a task's own safe points (its
    * flag, at the barrier or in the scheduler hook) and force switch it: the liveness check needs this to
@@ -321,7 +323,7 @@ export class World implements Host {
       },
       ...(config.moduleLoad ? [{ name: 'mod', funcs: [{ oldName: 'm', newFunc: this.code.newM }] }] : []),
     ];
-    this.patch = buildPatch(this.klp, { name: 'p', objs });
+    this.patch = buildPatch(this.klp, { name: 'p', objs, immediate: config.immediate });
     this.patches = [this.patch];
     this.patchNames = this.patches.map((p) => p.name);
     this.opsF = this.klp.opsFor(this.code.f);
@@ -1202,7 +1204,8 @@ export class World implements Host {
     // I6: completion only with every task and every possible CPU's idle task at the target. Entering
     // completeTransition() merges into its first steps, so check for as long as it has not yet reset
     // the tasks (its pc 7 loop onwards).
-    for (let i = ADMIN; i <= WORKER; i++) {
+    // (An immediate patch, v3, completes with every task IDLE: it has no per-task transition.)
+    for (let i = ADMIN; i <= WORKER && !this.patch.immediate; i++) {
       if (!this.inVerb(i, Fn.CompleteTransition, 7)) continue;
       for (let j = 0; j < checked; j++) {
         const t = only >= 0 ? only : this.checkedTask(j);
