@@ -10,7 +10,8 @@ import { LpError } from '../engine/errors.js';
 import { sha256 } from '../runtime/cache.js';
 import { appRootOf, loadConfig, type LoaderConfig } from '../runtime/config.js';
 import type { PatchFile } from '../runtime/patchfile.js';
-import { compareModule, type Finding, type FuncPatch } from './compare.js';
+import { positions } from '../naming/sites.js';
+import { callsTo, compareModule, type Finding, type FuncPatch, type ModuleDiff } from './compare.js';
 import { SourceMaps } from './sourcemap.js';
 import { Workspace } from './sources.js';
 import { readTree, type TreeModule } from './tree.js';
@@ -86,6 +87,7 @@ function compareTrees(
 ): BuildResult {
   const result: BuildResult = { text: null, patch: null, modules: [], findings: [], notes: [] };
   const objs: PatchFile['objs'] = [];
+  const diffs = new Map<string, ModuleDiff>();
   const names = [...new Set([...oldTree.keys(), ...newTree.keys()])].sort();
   for (const name of names) {
     const a = oldTree.get(name);
@@ -100,6 +102,7 @@ function compareTrees(
     }
     if (a.source === b.source) continue;
     const diff = compareModule({ file: a.file, source: a.source, format: a.format }, { file: b.file, source: b.source, format: b.format });
+    diffs.set(name, diff);
     for (const f of diff.findings) {
       const mapped = (f.old ? oldMaps : newMaps).original(f, f.old ? a.source : b.source);
       result.findings.push({ ...f, ...mapped });
@@ -115,6 +118,7 @@ function compareTrees(
     }));
     objs.push({ name, sha256: sha256(a.source), funcs });
   }
+  result.findings.push(...signatureWarnings(diffs, newTree, newMaps));
   if (result.findings.some((f) => f.code !== null)) return result;
   if (objs.length === 0)
     throw new LpError(
@@ -125,6 +129,42 @@ function compareTrees(
   result.patch = { name, ...(opts.replace ? { replace: true } : {}), objs };
   result.text = `${JSON.stringify(result.patch, null, 2)}\n`;
   return result;
+}
+
+/**
+ * A replaced function whose parameters changed, called from code the patch does not replace (in any
+ * module of the new tree): a warning at the function, naming the calls, which keep their old arguments.
+ */
+function signatureWarnings(diffs: ReadonlyMap<string, ModuleDiff>, tree: ReadonlyMap<string, TreeModule>, maps: SourceMaps): Finding[] {
+  const out: Finding[] = [];
+  for (const [name, diff] of diffs) {
+    for (const sig of diff.signatures) {
+      const calls: string[] = [];
+      for (const [other, m] of tree) {
+        let at: number[];
+        try {
+          at = callsTo(m, sig.simple, diffs.get(other)?.replaced ?? []);
+        } catch {
+          continue; // A file that does not parse is refused on its own (or is not this build's business).
+        }
+        const lines = positions(m.source, at);
+        calls.push(...lines.map(([line, column]) => {
+          const p = maps.original({ file: m.file, line, column }, m.source);
+          return `${p.file}:${p.line}`;
+        }));
+      }
+      if (calls.length === 0) continue;
+      const file = tree.get(name)!;
+      const at = maps.original({ file: file.file, line: sig.line, column: sig.column }, file.source);
+      out.push({
+        code: null,
+        old: false,
+        ...at,
+        message: `the parameters of ${sig.name} changed and code the patch does not replace calls it (${calls.join(', ')}): those calls keep passing the old arguments`,
+      });
+    }
+  }
+  return out;
 }
 
 export function defaultName(output: string | undefined): string | undefined {

@@ -51,6 +51,10 @@ export interface ModuleDiff {
   added: string[];
   removed: string[];
   findings: Finding[];
+  /** Replaced functions whose parameter list changed (simple name and position): their callers get a warning. */
+  signatures: Array<{ name: string; simple: string; line: number; column: number }>;
+  /** Offsets [start, end) of the replaced functions in the new source: calls inside them changed with them. */
+  replaced: Array<[number, number]>;
 }
 
 interface Side {
@@ -91,7 +95,7 @@ class Findings {
 }
 
 export function compareModule(oldSrc: ModuleSource, newSrc: ModuleSource): ModuleDiff {
-  const diff: ModuleDiff = { funcs: [], within: [], added: [], removed: [], findings: [] };
+  const diff: ModuleDiff = { funcs: [], within: [], added: [], removed: [], findings: [], signatures: [], replaced: [] };
   if (oldSrc.format !== newSrc.format) {
     diff.findings.push({
       code: 'LP_ERR_BUILD_FORMAT',
@@ -200,14 +204,8 @@ export function compareModule(oldSrc: ModuleSource, newSrc: ModuleSource): Modul
     const text = sourceOf(next, site, shippedFor(site.node, newFunctions));
     const [[line, column]] = positions(newSrc.source, [site.at]);
     diff.funcs.push({ oldName: site.name, oldSympos: next.sympos[i], source: text, line, column });
-    const before = old.sites[match[i]].node;
-    if (signature(before) !== signature(site.node)) {
-      const callers = unchangedCallers(next, roots, simpleName(site.name));
-      if (callers.length > 0) {
-        const lines = callers.map((at) => positions(newSrc.source, [at])[0][0]);
-        found.add(null, site.at, `the parameters of ${site.name} changed and unchanged code calls it (line ${lines.join(', ')}): those calls keep passing the old arguments`);
-      }
-    }
+    diff.replaced.push([site.node.start, site.node.end]);
+    if (signature(old.sites[match[i]].node) !== signature(site.node)) diff.signatures.push({ name: site.name, simple: simpleName(site.name), line, column });
   }
   diff.added = [...new Set(diff.added)];
   diff.findings = found.list;
@@ -295,15 +293,15 @@ export function simpleName(name: string): string {
   return last.slice(last.lastIndexOf('.') + 1);
 }
 
-/** Where code outside the change's roots mentions `name` (as a variable or a member). */
-function unchangedCallers(side: Side, roots: readonly number[], name: string): number[] {
+/** Offsets of the calls of `name` (`name(…)`, `x.name(…)`) outside the ranges `skip`. */
+export function callsTo(src: ModuleSource, name: string, skip: ReadonlyArray<[number, number]>): number[] {
   const out: number[] = [];
-  full(side.program, (node) => {
+  full(parseModule(src.source, src.format), (node) => {
     const n = node as AnyNode;
-    const hit =
-      (n.type === 'CallExpression' && n.callee.type === 'Identifier' && n.callee.name === name) ||
-      (n.type === 'CallExpression' && n.callee.type === 'MemberExpression' && !n.callee.computed && n.callee.property.type === 'Identifier' && n.callee.property.name === name);
-    if (hit && !roots.some((r) => side.sites[r].node.start <= n.start && n.start < side.sites[r].node.end)) out.push(n.start);
+    if (n.type !== 'CallExpression') return;
+    const c = n.callee;
+    const hit = (c.type === 'Identifier' && c.name === name) || (c.type === 'MemberExpression' && !c.computed && c.property.type === 'Identifier' && c.property.name === name);
+    if (hit && !skip.some(([a, b]) => a <= n.start && n.start < b)) out.push(n.start);
   });
   return out;
 }

@@ -78,3 +78,11 @@ test('--config selects the files for both trees; --build runs a build command in
   assert.equal(failing.status, 1);
   assert.match(failing.stderr, /^livepatch: LP_ERR_BUILD_SOURCE: the build \(echo broken >&2; exit 3\) failed in the old tree: broken$/m);
 });
+
+test('a changed parameter list that code outside the patch calls (another module here) is a warning; the patch is written', async () => {
+  fixedCopy(s.path('app'), s.path('signature'), 'lib/pricing.js', [['async function checkout(items, wait) {', "async function checkout(items, wait, currency = 'EUR') {"]]);
+  const r = await s.cli(['build', '--old', 'app', '--new', 'signature', '-o', 'sig.json']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /^lib\/pricing\.js:14:1: warning: the parameters of checkout changed and code the patch does not replace calls it \(server\.js:15\): those calls keep passing the old arguments$/m);
+  assert.ok(existsSync(s.path('sig.json')));
+});
