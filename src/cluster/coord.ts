@@ -89,7 +89,7 @@ function isReplace(patch: unknown): boolean {
 }
 
 /** The enables in effect after the first `n` ops of the log, in stack order. */
-export function enabledAt(ops: readonly GroupOp[], n: number): GroupOp[] {
+function enabledAt(ops: readonly GroupOp[], n: number): GroupOp[] {
   let on: GroupOp[] = [];
   for (const op of ops.slice(0, n)) {
     if (op.kind === 'enable') on = isReplace(op.patch) ? [op] : [...on, op];

@@ -21,7 +21,7 @@ const POLL_MS = 50;
 /** How long a forked worker may take to open its control socket. */
 const CONNECT_MS = 20_000;
 
-export function logPath(primaryPid: number): string {
+function logPath(primaryPid: number): string {
   return join(socketDir(), `cluster-${primaryPid}.json`);
 }
 

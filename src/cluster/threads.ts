@@ -184,7 +184,7 @@ export class ThreadCoordinator implements RuntimeGroup {
  * A worker thread coming online: hello, then wait (blocking this thread, which has not run user code
  * yet) for the replay, apply it, and follow the coordinator's ops from then on.
  */
-export function threadCpu(rt: Runtime): void {
+function threadCpu(rt: Runtime): void {
   const cpu = new RuntimeCpu(rt);
   const id = String(threadId);
   const channel = new BroadcastChannel(CHANNEL);

@@ -5,7 +5,7 @@
 // that text. Two files that parse to the same value have the same canonical bytes, so re-indenting a
 // signed patch keeps its signature valid and changing any value breaks it.
 
-export function canonicalJson(value: unknown): string {
+function canonicalJson(value: unknown): string {
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number') {
     // JSON has no NaN or Infinity: a value JSON.parse cannot have produced is not a patch's.

@@ -25,7 +25,7 @@ const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' 
 export const holdText = (b: Blocker): string => `${b.func} (${b.where}) inside ${b.exact ? '' : '<='}${ms(b.insideMs)}`;
 
 /** `GET /slow/a in handle (lib/shop.js:4) inside 2.0s`. */
-export function blockerText(b: Blocker): string {
+function blockerText(b: Blocker): string {
   if (b.func === '-') return `${b.task} (not switched yet, nothing of the patch active: it switches at its next chance)`;
   return `${b.task} in ${holdText(b)}`;
 }

@@ -36,7 +36,7 @@ function versionOf(r: RequestRecord, ph: Phases): Version {
   return patchState === 1 ? 'new' : 'old';
 }
 
-export function percentile(sorted: number[], p: number): number {
+function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }

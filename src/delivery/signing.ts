@@ -19,7 +19,7 @@ export interface Signature {
 }
 
 /** A key's id: the first 16 hex digits of the sha256 of its public key (SPKI DER). */
-export function keyIdOf(key: KeyObject): string {
+function keyIdOf(key: KeyObject): string {
   const pub = key.type === 'private' ? createPublicKey(key) : key;
   return createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
 }

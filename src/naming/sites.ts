@@ -27,7 +27,7 @@ export class SourceSyntaxError extends SyntaxError {
 }
 
 /** The CommonJS wrapper's parameters: bound in every CommonJS module. */
-export const CJS_WRAPPER_PARAMS = ['exports', 'require', 'module', '__filename', '__dirname'];
+const CJS_WRAPPER_PARAMS = ['exports', 'require', 'module', '__filename', '__dirname'];
 
 export interface NamedSite {
   node: FnNode;

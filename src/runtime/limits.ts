@@ -23,7 +23,7 @@ export const MAX_CONNECTIONS = 32;
  * Offset of the first `[` or `{` that opens level `max + 1` outside strings, or -1. A linear scan
  * with no recursion: JSON.parse and everything after it then only see bounded depth.
  */
-export function tooDeepAt(text: string, max: number): number {
+function tooDeepAt(text: string, max: number): number {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {

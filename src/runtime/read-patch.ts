@@ -11,7 +11,7 @@ function refuse(msg: string): never {
 }
 
 /** The file's bytes, refused with one LP_ERR_PATCH_FILE line unless it is a regular file under the cap. */
-export function readPatchText(file: string): string {
+function readPatchText(file: string): string {
   let fd: number;
   try {
     // O_NONBLOCK: opening a FIFO nobody writes to must not hang; fstat then refuses it.

@@ -36,6 +36,36 @@ export function check(w: World, opts: CheckOptions): CheckResult {
 }
 
 function bfs(w: World, opts: CheckOptions): CheckResult {
+  const r = bfsSearch(w, (buf, fp) => w.key(buf, fp, opts.symmetry), opts.maxStates);
+  return r.violation
+    ? found(r.violation.found, r.violation.choices, r.states, r.transitions, r.memoryBytes)
+    : { complete: r.complete, states: r.states, transitions: r.transitions, violation: null, elapsedMs: 0, memoryBytes: r.memoryBytes };
+}
+
+/** What a breadth-first search asks of a World (the kernel's and the Node host's alike). */
+export interface Searchable<A, V> {
+  actions(): readonly A[];
+  /** One step; `false` when it was not enabled (the kernel World's blocked steps). */
+  run(a: A): boolean | void;
+  readonly violation: V | null;
+  capture(out: IntVec): void;
+  restore(data: ArrayLike<number>): void;
+}
+
+export interface BfsResult<V> {
+  complete: boolean;
+  states: number;
+  transitions: number;
+  /** The first violation reached, with the shortest list of choices that reaches it. */
+  violation: { found: V; choices: number[] } | null;
+  memoryBytes: number;
+}
+
+/**
+ * Every state reachable, level by level; stops at the first violation (so its path is a shortest one)
+ * or once `maxStates` states are stored (then incomplete). `key` fingerprints the state the World is in.
+ */
+export function bfsSearch<A, V>(w: Searchable<A, V>, key: (buf: IntVec, fp: Fingerprint) => void, maxStates: number): BfsResult<V> {
   const table = new StateTable();
   const buf = new IntVec();
   // Per discovered state: its parent's index and the choice that led to it (for the counterexample).
@@ -45,7 +75,7 @@ function bfs(w: World, opts: CheckOptions): CheckResult {
   let transitions = 0;
   let peak = 0;
   const fp = new Fingerprint();
-  w.key(buf, fp, opts.symmetry);
+  key(buf, fp);
   table.add(fp.h1, fp.h2);
   w.capture(buf);
   frontier.push({ state: buf.copy(), id: 0 });
@@ -54,6 +84,13 @@ function bfs(w: World, opts: CheckOptions): CheckResult {
     for (let i = id; parent[i] >= 0; i = parent[i]) out.push(via[i]);
     return out.reverse();
   };
+  const result = (complete: boolean, violation: BfsResult<V>['violation']): BfsResult<V> => ({
+    complete,
+    states: table.size,
+    transitions,
+    violation,
+    memoryBytes: table.bytes + peak,
+  });
   while (frontier.length > 0) {
     const next: typeof frontier = [];
     for (const node of frontier) {
@@ -61,15 +98,14 @@ function bfs(w: World, opts: CheckOptions): CheckResult {
       const actions = w.actions();
       for (let index = 0; index < actions.length; index++) {
         w.restore(node.state);
-        if (!w.run(actions[index])) continue;
+        if (w.run(actions[index]) === false) continue;
         transitions++;
-        if (w.violation) return found(w.violation, path(node.id, index), table.size, transitions, table.bytes + peak);
-        w.key(buf, fp, opts.symmetry);
+        if (w.violation) return result(false, { found: w.violation, choices: path(node.id, index) });
+        key(buf, fp);
         if (!table.add(fp.h1, fp.h2)) continue;
         parent.push(node.id);
         via.push(index);
-        if (table.size >= opts.maxStates)
-          return { complete: false, states: table.size, transitions, violation: null, elapsedMs: 0, memoryBytes: table.bytes + peak };
+        if (table.size >= maxStates) return result(false, null);
         w.capture(buf);
         next.push({ state: buf.copy(), id: parent.length - 1 });
       }
@@ -77,7 +113,7 @@ function bfs(w: World, opts: CheckOptions): CheckResult {
     frontier = next;
     peak = Math.max(peak, frontier.reduce((n, f) => n + f.state.byteLength, 0) + parent.length * 16);
   }
-  return { complete: true, states: table.size, transitions, violation: null, elapsedMs: 0, memoryBytes: table.bytes + peak };
+  return result(true, null);
 }
 
 /**

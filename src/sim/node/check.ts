@@ -4,9 +4,8 @@
 // at each step.
 
 import { LpError } from '../../engine/index.js';
-import { IntVec } from '../../engine/snapshot.js';
 import { checkLiveness, type LiveWorld, type LivenessResult } from '../check/liveness.js';
-import { Fingerprint, StateTable } from '../check/table.js';
+import { bfsSearch } from '../check/explore.js';
 import { mutation } from './mutations.js';
 import { NodeWorld, type NodeAction, type NodeViolation, type NodeWorldConfig } from './world.js';
 
@@ -28,54 +27,20 @@ export function nodeWorld(shape: NodeShape): NodeWorld {
 export function checkNode(shape: NodeShape, maxStates = 5_000_000): NodeCheckResult {
   const t0 = performance.now();
   const w = nodeWorld(shape);
-  const table = new StateTable();
-  const buf = new IntVec();
-  const fp = new Fingerprint();
-  const parent: number[] = [-1];
-  const via: number[] = [-1];
-  w.key(buf, fp);
-  table.add(fp.h1, fp.h2);
-  let frontier: Array<{ state: Int32Array; id: number }> = [{ state: buf.copy(), id: 0 }];
-  let transitions = 0;
-  const path = (id: number, last: number): number[] => {
-    const out = [last];
-    for (let i = id; parent[i] >= 0; i = parent[i]) out.push(via[i]);
-    return out.reverse();
-  };
-  while (frontier.length > 0) {
-    const next: typeof frontier = [];
-    for (const node of frontier) {
-      w.restore(node.state);
-      const n = w.actions().length;
-      for (let index = 0; index < n; index++) {
-        w.restore(node.state);
-        w.run(w.actions()[index]);
-        transitions++;
-        if (w.violation) {
-          const choices = path(node.id, index);
-          return {
-            complete: false,
-            states: table.size,
-            transitions,
-            violation: { ...w.violation, token: encodeNodeToken(shape, choices), steps: choices.length },
-            elapsedMs: Math.round(performance.now() - t0),
-          };
-        }
-        w.key(buf, fp);
-        if (!table.add(fp.h1, fp.h2)) continue;
-        if (table.size > maxStates) throw new LpError('LP_ERR_USAGE', `node check: more than ${maxStates} states; bound the model further`);
-        parent.push(node.id);
-        via.push(index);
-        next.push({ state: buf.copy(), id: parent.length - 1 });
-      }
-    }
-    frontier = next;
+  // bfsSearch stops once it stores maxStates + 1: more than the bound, refused.
+  const r = bfsSearch(w, (buf, fp) => w.key(buf, fp), maxStates + 1);
+  const elapsedMs = Math.round(performance.now() - t0);
+  if (r.violation) {
+    const { found, choices } = r.violation;
+    const violation = { ...found, token: encodeNodeToken(shape, choices), steps: choices.length };
+    return { complete: false, states: r.states, transitions: r.transitions, violation, elapsedMs };
   }
-  return { complete: true, states: table.size, transitions, violation: null, elapsedMs: Math.round(performance.now() - t0) };
+  if (!r.complete) throw new LpError('LP_ERR_USAGE', `node check: more than ${maxStates} states; bound the model further`);
+  return { complete: true, states: r.states, transitions: r.transitions, violation: null, elapsedMs };
 }
 
 /** The Node-host World as liveness sees it: every event source fair, the admin's choices not. */
-export function liveNode(shape: NodeShape): LiveWorld<NodeAction> & { world: NodeWorld } {
+function liveNode(shape: NodeShape): LiveWorld<NodeAction> & { world: NodeWorld } {
   const w = nodeWorld(shape);
   const acts = Math.max(shape.acts, 1);
   const cls = (a: NodeAction): number =>
@@ -110,7 +75,7 @@ export function livenessNode(shape: NodeShape, maxStates = 2_000_000): LivenessR
 
 const PREFIX = 'lpn1.';
 
-export function encodeNodeToken(shape: NodeShape, choices: number[]): string {
+function encodeNodeToken(shape: NodeShape, choices: number[]): string {
   return PREFIX + Buffer.from(JSON.stringify({ shape, choices })).toString('base64url');
 }
 

@@ -7,7 +7,7 @@ import { runToEnd, updatePatchStateProc } from '../../engine/index.js';
 import { addr, Var } from '../../engine/memory.js';
 import { CPU, DECISIONS, type Decisions } from '../../runtime/decisions.js';
 
-export const MUTATIONS: Readonly<Record<string, { description: string; decisions: Decisions }>> = {
+const MUTATIONS: Readonly<Record<string, { description: string; decisions: Decisions }>> = {
   'kick-early': {
     description: 'the last-activation test fires while one activation is still open (the kick comes before the count has dropped to 0)',
     decisions: {

@@ -96,7 +96,7 @@ const M = 102;
 const REPL: Readonly<Record<string, readonly [number, number, number]>> = { p1: [1, 2, 3], p2: [4, 5, 6] };
 const versionOf = (code: number): number => (code >= 100 ? 0 : code <= 3 ? 1 : 2);
 const NAMES: Readonly<Record<number, string>> = { 100: 'f', 101: 'g', 102: 'm', 1: 'p1:f', 2: 'p1:g', 3: 'p1:m', 4: 'p2:f', 5: 'p2:g', 6: 'p2:m' };
-export const codeName = (code: number): string => NAMES[code] ?? String(code);
+const codeName = (code: number): string => NAMES[code] ?? String(code);
 
 // A task's place.
 const UNBORN = 0;
@@ -123,7 +123,7 @@ export interface NodeAction {
   act: number;
 }
 
-export const ADMIN_VERBS = ['enable p1', 'echo 0 > enabled (reverse)', 'enable p2 (atomic replace)', 'echo 0 > enabled (disable)', 'echo 1 > force', 'load mod'] as const;
+const ADMIN_VERBS = ['enable p1', 'echo 0 > enabled (reverse)', 'enable p2 (atomic replace)', 'echo 0 > enabled (disable)', 'echo 1 > force', 'load mod'] as const;
 
 export interface NodeViolation {
   invariant: string;
