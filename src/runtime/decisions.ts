@@ -29,8 +29,9 @@ export function answerMemoizable(klp: Klp): boolean {
 
 /**
  * Whether calls of a code may skip the handler and run its replacement directly from now on: when the
- * answer may be remembered, and the replacement is synchronous (an async function or a generator is an
- * activation the task's stack must count, so it goes through the runtime every time).
+ * answer may be remembered, and a call of the replacement is not an activation the runtime must count
+ * for it (`activation`: an async function or a generator whose body does not count its own, so it
+ * goes through the runtime's wrapper every time; one compiled with its tracking counts itself).
  */
 export function directCallable(klp: Klp, activation: boolean): boolean {
   return answerMemoizable(klp) && !activation;
@@ -95,7 +96,9 @@ export function completionDue(klp: Klp, tasks: Iterable<number>): boolean {
  */
 export function startChild(klp: Klp, parent: number, child: number): void {
   copyProcess(klp, CPU, parent, child);
-  runToEnd(klp, updatePatchStateProc(CPU, child));
+  // klp_update_patch_state() does nothing unless the flag is set (its test_and_clear): skip the proc
+  // then, as every task starts outside a transition. One CPU, so no barrier is lost.
+  if (pending(klp, child)) runToEnd(klp, updatePatchStateProc(CPU, child));
 }
 
 /** release_task(): a task that ended is gone, its flag with it (its id's next task gets both from its parent). */

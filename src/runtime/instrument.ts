@@ -7,8 +7,9 @@
 // its line; the inline source map restores the columns. Pure apart from node:crypto for the hash.
 
 import { createHash } from 'node:crypto';
-import { type Function as FnNode, type Pattern, type Program, type Statement } from 'acorn';
+import { type Pattern, type Program } from 'acorn';
 import MagicString from 'magic-string';
+import { afterDirectives, bodySplice, tracking } from './body.js';
 import {
   declaredNames,
   isLineBreak,
@@ -105,34 +106,6 @@ export function siteTable(source: string, format: Format): SiteTable {
   return { v: 1, s: rows(source, sites), b: bindings };
 }
 
-/** Position right after the directive prologue of a body or program, and whether there is one. */
-function afterDirectives(statements: readonly Statement[] | Program['body'], fallback: number): { pos: number; directive: boolean } {
-  let pos = fallback;
-  let directive = false;
-  for (const s of statements) {
-    if (s.type !== 'ExpressionStatement' || s.directive === undefined) break;
-    pos = s.end;
-    directive = true;
-  }
-  return { pos, directive };
-}
-
-/** The `=>` of an arrow: after the last parameter only `)`, `,`, whitespace and comments can precede it. */
-function arrowToken(source: string, fn: FnNode): number {
-  let p = fn.params.length > 0 ? fn.params[fn.params.length - 1].end : fn.start;
-  for (;;) {
-    if (source.startsWith('//', p)) {
-      while (p < source.length && !isLineBreak(source.charCodeAt(p))) p++;
-    } else if (source.startsWith('/*', p)) {
-      p = source.indexOf('*/', p + 2) + 2;
-    } else if (source.startsWith('=>', p)) {
-      return p;
-    } else {
-      p++;
-    }
-  }
-}
-
 /** Where the module header goes: after the directive prologue, else after a hashbang line or BOM. */
 function headerPosition(source: string, program: Program): { pos: number; text: (header: string) => string } {
   const d = afterDirectives(program.body, 0);
@@ -167,19 +140,12 @@ function insertHooks(s: MagicString, source: string, site: Site, i: number, cell
   const run = site.kind.startsWith('constructor') ? `{ ${call}; return; }` : fn.generator ? `return yield* ${call};` : `return ${call};`;
   // The cell is a global property, so that optimized code folds it to a constant (see docs/runtime.md).
   const hook = `{ let __lp$f = globalThis.${cell}?.[${i}]; if (__lp$f === 1) __lp$f = __lp$M?.d(${i}); if (__lp$f) ${run} }`;
-  const open = tracked ? `${hook} const __lp$t = __lp$M?.a(${i}); try {` : hook;
-  const close = tracked ? `} finally { __lp$M?.x(__lp$t, ${i}); }` : '';
+  const track = tracked ? tracking('a', 'x', i) : null;
+  const b = bodySplice(source, fn, track ? `${hook} ${track.prologue}` : hook, track?.epilogue ?? '');
   // Openings go on the left of their position and closings on the right, prepended: at a shared
   // position an inner function (instrumented later) closes before its parent does.
-  if (fn.body.type === 'BlockStatement') {
-    const d = afterDirectives(fn.body.body, fn.body.start + 1);
-    s.appendLeft(d.pos, d.directive ? `;${open}` : open);
-    if (close) s.prependRight(fn.body.end - 1, close);
-  } else {
-    // `return (` keeps the expression on return's line even when it starts on the next one.
-    s.appendLeft(arrowToken(source, fn) + 2, ` { ${open} return (`);
-    s.prependRight(fn.end, `)${close} }`);
-  }
+  s.appendLeft(b.open, b.openText);
+  if (b.closeText) s.prependRight(b.close, b.closeText);
 }
 
 /**

@@ -369,7 +369,7 @@ export class Runtime implements Dispatch, HostRuntime {
         const target = this.handle(code, ROOT_TASK);
         const rep = target === code ? undefined : this.replacements.get(target);
         // directCallable: the replacement itself may run without the runtime; else its tracked wrapper.
-        entries[i] = !rep ? ORIGINAL : this.decide.directCallable(this.klp, rep.async || rep.generator) ? rep.fn : this.callable(rep, target);
+        entries[i] = !rep ? ORIGINAL : this.decide.directCallable(this.klp, wrapped(rep)) ? rep.fn : this.callable(rep, target);
       });
     }
     return entries;
@@ -377,10 +377,11 @@ export class Runtime implements Dispatch, HostRuntime {
 
   /**
    * What a call redirected to `rep` runs: the replacement itself, or for an async function or a
-   * generator (an activation the task's stack must count) a wrapper that tracks it.
+   * generator that does not track its own activation (one the task's stack must count) a wrapper that
+   * tracks it.
    */
   private callable(rep: Replacement, code: number): Callable {
-    if (!rep.async && !rep.generator) return rep.fn;
+    if (!wrapped(rep)) return rep.fn;
     const rt = this;
     return (rep.tracked ??= function (this: unknown, ...args: unknown[]) {
       return rt.invoke(rep, code, this, args);
@@ -505,7 +506,7 @@ export class Runtime implements Dispatch, HostRuntime {
       // A missing or ambiguous name is the engine's to report (klp_find_object_symbol), with its message.
       const site = code !== undefined && (sites.length === 1 || (f.oldSympos ?? 0) > 0) ? rec.site(code) : null;
       if (site) checkPatchable(site, what);
-      const compiled = f.fn ? compiledFromFunction(f.fn as (...a: unknown[]) => unknown) : compileIn(rec, f.source!, what, f.origin);
+      const compiled = f.fn ? compiledFromFunction(f.fn as (...a: unknown[]) => unknown) : compileIn(rec, f.source!, what, f.origin, codes[i]);
       if (site) checkCompatible(site, compiled, what);
       this.replacements.set(codes[i], { ...compiled, patch });
     });
@@ -724,6 +725,11 @@ export class Runtime implements Dispatch, HostRuntime {
 
   /** The module whose patches klp_module_coming() is applying. */
   private coming: string | null = null;
+}
+
+/** Whether calls of `rep` go through callable()'s wrapper: an activation it does not count itself. */
+function wrapped(rep: Replacement): boolean {
+  return (rep.async || rep.generator) && !rep.tracks;
 }
 
 function* tracked(inner: Iterable<unknown>, task: Task, code: number, done: () => void): Generator<unknown, unknown, unknown> {

@@ -59,14 +59,23 @@ export class ModuleRecord {
 
   /** An async function or generator of site i starts running in the current task. */
   a(i: number): Task {
-    const task = this.rt.current();
-    task.enter(this.base + i);
-    return task;
+    return this.ra(this.base + i);
   }
 
   /** …and ends (its finally block). */
   x(task: Task | undefined, i: number): void {
-    if (task?.exit(this.base + i)) this.rt.activationEnded(task);
+    this.rx(task, this.base + i);
+  }
+
+  /** The same for code `code`: an async replacement compiled in this module's scope (compile.ts). */
+  ra(code: number): Task {
+    const task = this.rt.current();
+    task.enter(code);
+    return task;
+  }
+
+  rx(task: Task | undefined, code: number): void {
+    if (task?.exit(code)) this.rt.activationEnded(task);
   }
 
   /** Code ids of the sites named `name`, in source order (old_sympos 1, 2, …). */

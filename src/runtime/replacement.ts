@@ -8,6 +8,7 @@
 import { Parser, getLineInfo, type AnyNode, type Expression, type Function as FnNode, type FunctionExpression, type Node, type Property } from 'acorn';
 import { base, recursive, type RecursiveVisitors } from 'acorn-walk';
 import { LpError } from '../engine/errors.js';
+import { bodySplice, tracking } from './body.js';
 import { declaredNames, patternNames } from '../naming/sites.js';
 import { excerpt } from './limits.js';
 
@@ -19,6 +20,12 @@ export interface ParsedReplacement {
   generator: boolean;
   /** Free identifiers of the source, resolved or not (for the record). */
   freeNames: string[];
+  /**
+   * For an async function (not a generator): `expr` with the activation tracking of code `code` in its
+   * body (the instrumenter's, body.ts), so that a call of it counts on the task's stack without a
+   * wrapper around it. Columns after the insertion on the body's first line shift.
+   */
+  tracked: ((code: number) => string) | null;
 }
 
 /** Parsed under the strictness the eval host compiles it with. */
@@ -63,6 +70,10 @@ const notOneFunction = (what: string) =>
 
 interface Parsed {
   expr: string;
+  /** The wrapped text `fn`'s positions are in. */
+  text: string;
+  /** Where `text`'s position p is in `expr`: p + shift. */
+  shift: number;
   kind: ParsedReplacement['kind'];
   fn: FnNode;
   /** What free names are looked for in: the function, and for a method also its computed key. */
@@ -87,12 +98,15 @@ function fromMethod(obj: AnyNode, text: string): Parsed {
   const key = p.key as AnyNode;
   const named = (key.type === 'Identifier' && key.name === 'constructor') || (key.type === 'Literal' && key.value === 'constructor');
   const isCtor = p.method && !p.computed && named && !fn.async && !fn.generator;
-  if (isCtor) return { expr: `(function ${text.slice(fn.start, fn.end)}\n)`, kind: 'constructor', fn, scope: fn };
+  if (isCtor) return { expr: `(function ${text.slice(fn.start, fn.end)}\n)`, text, shift: '(function '.length - fn.start, kind: 'constructor', fn, scope: fn };
   // Taken from the literal by its one own key, whatever spelling the key has.
   const part = p.kind === 'init' ? 'value' : p.kind;
   const body = text.slice(obj.start, obj.end);
+  const head = `((__lp$o) => Object.getOwnPropertyDescriptor(__lp$o, Reflect.ownKeys(__lp$o)[0]).${part})(`;
   return {
-    expr: `((__lp$o) => Object.getOwnPropertyDescriptor(__lp$o, Reflect.ownKeys(__lp$o)[0]).${part})(${body})`,
+    expr: `${head}${body})`,
+    text,
+    shift: head.length - obj.start,
     kind: p.kind === 'get' ? 'getter' : p.kind === 'set' ? 'setter' : 'method',
     fn,
     scope: obj,
@@ -188,7 +202,7 @@ export function parseReplacement(source: string, moduleBindings: readonly string
       const count = node.type === 'SequenceExpression' ? `${node.expressions.length} expressions` : `a ${node.type}`;
       throw notOneFunction(count);
     }
-    parsed = { expr: `(${source}\n)`, kind: node.type === 'ArrowFunctionExpression' ? 'arrow' : 'function', fn: node, scope: node };
+    parsed = { expr: `(${source}\n)`, text: asExpr.text, shift: -STRICT.length, kind: node.type === 'ArrowFunctionExpression' ? 'arrow' : 'function', fn: node, scope: node };
   } else {
     const asMethod = attempt(source, AS_METHOD);
     if ('error' in asMethod) {
@@ -215,7 +229,19 @@ export function parseReplacement(source: string, moduleBindings: readonly string
         "it sees only the module's top-level bindings and the globals, not the locals of the original's enclosing functions",
     );
   }
-  return { expr: parsed.expr, kind: parsed.kind, async: parsed.fn.async, generator: parsed.fn.generator, freeNames: free };
+  return { expr: parsed.expr, kind: parsed.kind, async: parsed.fn.async, generator: parsed.fn.generator, freeNames: free, tracked: trackedExpr(parsed) };
+}
+
+/** `expr` with the activation tracking of code `code` in the body (an async function's, not a generator's). */
+function trackedExpr({ expr, fn, shift, text }: Parsed): ParsedReplacement['tracked'] {
+  if (!fn.async || fn.generator) return null;
+  return (code) => {
+    const { prologue, epilogue } = tracking('ra', 'rx', code);
+    const b = bodySplice(text, fn, prologue, epilogue);
+    const open = b.open + shift;
+    const close = b.close + shift;
+    return expr.slice(0, open) + b.openText + expr.slice(open, close) + b.closeText + expr.slice(close);
+  };
 }
 
 /** Whether the source is a valid list of statements (then the complaint is "not one function"). */

@@ -107,7 +107,10 @@ test('a settled async replacement is still an activation: disabling waits for th
   const src = 'async function op(gate) { await gate; return "v1" }\nmodule.exports = { op };\n';
   const m = loadModule<{ op: (g: Promise<void>) => Promise<string> }>(id, src);
   rt.asRuntime(() => rt.enable(patchFor('cells-e', id, src, [{ oldName: 'op', source: 'async function (gate) { await gate; return "v2" }' }])));
-  assert.equal(typeof (cellOf(id) as unknown[])[0], 'function');
+  // The replacement itself, compiled with its activation tracking: no wrapper around it.
+  const entry = (cellOf(id) as unknown[])[0] as () => unknown;
+  assert.equal(Object.prototype.toString.call(entry), '[object AsyncFunction]');
+  assert.match(String(entry), /__lp\$M\?\.ra\(\d+\)/);
   const gate = deferred();
   const inFlight = runTask('inflight', () => m.op(gate.promise));
   rt.asRuntime(() => rt.disable('cells-e'));
@@ -120,4 +123,28 @@ test('a settled async replacement is still an activation: disabling waits for th
   assert.equal(await inFlight, 'v2');
   assert.ok(await rt.waitIdle(5000));
   assert.equal(await m.op(Promise.resolve()), 'v1');
+});
+
+test('an async replacement whose body cannot hold the tracking, and one given as a function: wrapped, and still activations', async () => {
+  const id = './cells/f.js';
+  const src = 'async function op(gate) { await gate; return "v1" }\nasync function op2(gate) { await gate; return "w1" }\nmodule.exports = { op, op2 };\n';
+  const m = loadModule<{ op: (g: Promise<void>) => Promise<string>; op2: (g: Promise<void>) => Promise<string> }>(id, src);
+  const patch = patchFor('cells-f', id, src, [
+    // `var h` and `function h` at the top of a body: legal there, a redeclaration inside the try block.
+    { oldName: 'op', source: 'async function (gate) { var h = 1; function h() {} await gate; return "v2" }' },
+    { oldName: 'op2', fn: async (gate: Promise<void>) => (await gate, 'w2') },
+  ]);
+  rt.asRuntime(() => rt.enable(patch));
+  for (const entry of cellOf(id) as unknown[]) assert.equal(Object.prototype.toString.call(entry), '[object Function]', 'the tracking wrapper');
+  const gate = deferred();
+  const a = runTask('a', () => m.op(gate.promise));
+  const b = runTask('b', () => m.op2(gate.promise));
+  rt.asRuntime(() => rt.disable('cells-f'));
+  assert.deepEqual(
+    rt.status().blocked.map((t) => [t.name, t.holding.map((h) => h.func)]).sort(),
+    [['a', ['op']], ['b', ['op2']]],
+  );
+  gate.resolve();
+  assert.deepEqual([await a, await b], ['v2', 'w2']);
+  assert.ok(await rt.waitIdle(5000));
 });

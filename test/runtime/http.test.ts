@@ -84,3 +84,11 @@ test('https: requests are tasks too', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a program that serves no HTTP does not load http, https, http2 or tls (start-up)', () => {
+  const register = new URL('../../src/runtime/register.js', import.meta.url);
+  const script = "console.log(JSON.stringify(process.moduleLoadList.filter((m) => /^NativeModule (_?https?2?|_http_\\w+|tls)$/.test(m))))";
+  const out = execFileSync(process.execPath, ['--import', register.href, '-e', script], { encoding: 'utf8', env: { ...process.env, LIVEPATCH_CONTROL: '0', LIVEPATCH_LOG: 'off' } });
+  assert.deepEqual(JSON.parse(out), []);
+  // …and a server that does gets its requests as tasks (the tests above): http is required at the first.
+});
