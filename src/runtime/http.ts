@@ -22,8 +22,11 @@ const TASK = Symbol('livepatch.task');
 type Emit = EventEmitter['emit'] & { [WRAPPED]?: true };
 type Closer = EventEmitter & { [TASK]?: Task };
 
+/** The request's path without its query, cut at 100 characters (indexOf, not split: no array per request). */
 function pathOf(url: string | undefined): string {
-  const path = (url ?? '/').split('?')[0];
+  if (url === undefined) return '/';
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
   return path.length > 100 ? `${path.slice(0, 100)}…` : path;
 }
 
