@@ -15,6 +15,7 @@ import type { IncomingHttpHeaders } from 'node:http2';
 import type { Runtime } from './livepatch.js';
 import type { Task } from './tasks.js';
 
+const require = createRequire(import.meta.url);
 const WRAPPED = Symbol('livepatch.wrapped');
 /** On the response (or http2 stream) whose 'close' ends the task: the task. */
 const TASK = Symbol('livepatch.task');
@@ -36,6 +37,9 @@ export function installHttpTasks(rt: Runtime): void {
   if (orig[WRAPPED]) return;
   const als = rt.tasks.als;
   let IncomingMessage: typeof import('node:http').IncomingMessage | undefined;
+  // An http server, the one emitter of 'request' with an IncomingMessage, has loaded http: a lookup.
+  const isHttpRequest = (a: unknown): a is InstanceType<typeof import('node:http').IncomingMessage> =>
+    a instanceof (IncomingMessage ??= (require('node:http') as typeof import('node:http')).IncomingMessage);
   function onClose(this: Closer): void {
     const task = this[TASK];
     if (task) rt.endTask(task);
@@ -50,7 +54,7 @@ export function installHttpTasks(rt: Runtime): void {
   const emit = function (this: EventEmitter, type: string | symbol, a?: unknown, b?: unknown): boolean {
     // http and https; http2's compatibility 'request' is emitted from its 'stream' listener, so it runs
     // in the stream's task and its request (not an IncomingMessage) starts none.
-    if (type === 'request' && a instanceof (IncomingMessage ??= (createRequire(import.meta.url)('node:http') as typeof import('node:http')).IncomingMessage)) return run(this, arguments, `${a.method} ${pathOf(a.url)}`, b as Closer);
+    if (type === 'request' && isHttpRequest(a)) return run(this, arguments, `${a.method} ${pathOf(a.url)}`, b as Closer);
     if (type === 'stream') {
       const headers = b as IncomingHttpHeaders | undefined;
       if (typeof headers?.[':path'] === 'string') return run(this, arguments, `${headers[':method']} ${pathOf(headers[':path'])}`, a as Closer);
